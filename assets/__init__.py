@@ -1,0 +1,1 @@
+# Data files installed as the package ``stylecam.assets`` (see pyproject.toml).

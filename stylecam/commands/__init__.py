@@ -1,0 +1,1 @@
+"""One module per `stylecam` sub-command (see stylecam.cli.COMMANDS)."""

@@ -1,0 +1,83 @@
+"""Reading and writing still images with clear errors, and tensor conversion."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from .errors import UserError
+from .model import MIN_SIDE
+from .safeio import atomic_output, check_input_file
+
+IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+
+
+def decode_image(data: bytes, name: str = "image") -> np.ndarray:
+    """Encoded bytes -> H×W×3 uint8 RGB. Grey, RGBA (alpha dropped) and 16-bit are converted."""
+    if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
+        raise UserError(f"{name}: truncated JPEG (no end-of-image marker)")
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    if img is None:
+        raise UserError(f"{name}: not a readable image (JPEG, PNG, BMP, WebP or TIFF)")
+    if img.dtype == np.uint16:
+        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
+    elif img.dtype != np.uint8:
+        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    if img.ndim == 2:
+        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
+    elif img.shape[2] == 4:
+        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
+    else:
+        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    h, w = img.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise UserError(f"{name}: image is {w}×{h}; stylecam needs at least {MIN_SIDE}×{MIN_SIDE} pixels")
+    return np.ascontiguousarray(img)
+
+
+def read_image(path: str | os.PathLike) -> np.ndarray:
+    p = check_input_file(path, "image")
+    return decode_image(p.read_bytes(), str(p))
+
+
+def resize_longer(img: np.ndarray, size: int) -> np.ndarray:
+    """Scale so the longer side is ``size`` (0 keeps the image as it is)."""
+    h, w = img.shape[:2]
+    if not size or max(h, w) == size:
+        return img
+    s = size / max(h, w)
+    nh, nw = max(MIN_SIDE, round(h * s)), max(MIN_SIDE, round(w * s))
+    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    return cv2.resize(img, (nw, nh), interpolation=interp)
+
+
+def to_tensor(img: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:
+    """H×W×3 uint8 RGB -> (1, 3, H, W) float32 in [0, 1]."""
+    return torch.from_numpy(img).to(device).permute(2, 0, 1)[None].float().div_(255.0)
+
+
+def from_tensor(x: torch.Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) in [0, 1] -> H×W×3 uint8 RGB."""
+    x = x[0] if x.ndim == 4 else x
+    return x.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
+
+
+def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
+    """Write atomically (temporary file, then rename)."""
+    p = Path(path)
+    ext = p.suffix.lower()
+    if ext not in IMAGE_EXTS:
+        raise UserError(f"output {p}: unknown image extension '{p.suffix}'; use one of {', '.join(IMAGE_EXTS)}")
+    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    if not ok:
+        raise UserError(f"output {p}: could not encode the image as {ext}")
+    with atomic_output(p) as tmp:
+        tmp.write_bytes(buf.tobytes())
+    return p
+
+
+def list_images(folder: str | os.PathLike) -> list[Path]:
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)

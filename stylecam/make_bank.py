@@ -1,0 +1,59 @@
+"""python -m stylecam.make_bank: build the built-in style bank from a folder of paintings.
+
+Each painting becomes a named (μ, σ) at relu4_1 (the file name without its
+extension); the bank is stored in assets/styles.pt with the encoder version
+it was computed with. ``stylecam styles`` lists it.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+import torch
+
+from .paths import shipped_dir
+from .errors import UserError
+from .images import list_images
+from .model import ModelConfig
+from .safeio import atomic_output
+from .styles import BANK_FILE, StyleLibrary
+from .vgg import load_encoder
+
+EXAMPLES = """examples:
+  python -m stylecam.make_bank --styles ../shared/data/train/style
+  python -m stylecam.make_bank --styles paintings/ -o my_bank.pt
+"""
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m stylecam.make_bank", description=__doc__,
+                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--styles", action="append", required=True, help="folder of paintings (repeatable)")
+    ap.add_argument("-o", "--out", default=str(shipped_dir() / BANK_FILE), help="output (default: assets/styles.pt)")
+    args = ap.parse_args(argv)
+    try:
+        files = [f for d in args.styles for f in list_images(d)]
+        if not files:
+            raise UserError(f"no images in {', '.join(args.styles)}")
+        encoder = load_encoder()
+        lib = StyleLibrary(encoder, ModelConfig(), bank_path=args.out + ".none")
+        styles = []
+        for f in files:
+            try:
+                styles.append(lib.from_image(f))
+            except UserError as e:
+                print(f"skipped: {e}", file=sys.stderr)
+        bank = {"encoder_version": encoder.version, "style_size": ModelConfig().style_size,
+                "names": [s.name for s in styles],
+                "means": torch.stack([s.mean for s in styles]), "stds": torch.stack([s.std for s in styles])}
+        with atomic_output(args.out) as tmp:
+            torch.save(bank, tmp)
+        print(f"wrote {args.out}: {len(styles)} styles ({', '.join(s.name for s in styles)})")
+        return 0
+    except UserError as e:
+        print(f"stylecam.make_bank: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,127 @@
+"""AdaIN style-transfer network: frozen VGG-19 encoder, AdaIN, mirrored decoder.
+
+Everything takes and returns RGB in [0, 1], NCHW.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from . import adain as A
+
+STYLE_DIM = 512           # channels at relu4_1
+SIZE_MULTIPLE = 8         # three 2× poolings
+MIN_SIDE = 16             # reflection padding at relu4_1 (1/8 scale) needs ≥ 2 pixels
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    style_dim: int = STYLE_DIM
+    size_multiple: int = SIZE_MULTIPLE
+    style_size: int = 512        # style images are scaled so their longer side is at most this
+    eps: float = A.EPS
+
+
+# VGG-19 up to relu4_1: (name, in, out) per conv, "pool" for a 2× max-pool.
+VGG_LAYERS = (
+    ("conv1_1", 3, 64), ("conv1_2", 64, 64), "pool",
+    ("conv2_1", 64, 128), ("conv2_2", 128, 128), "pool",
+    ("conv3_1", 128, 256), ("conv3_2", 256, 256), ("conv3_3", 256, 256), ("conv3_4", 256, 256), "pool",
+    ("conv4_1", 256, 512),
+)
+VGG_CONVS = tuple(layer for layer in VGG_LAYERS if layer != "pool")
+STYLE_LAYERS = ("conv1_1", "conv2_1", "conv3_1", "conv4_1")   # relu1_1 … relu4_1
+
+
+def conv3x3(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.ReflectionPad2d(1), nn.Conv2d(c_in, c_out, 3))
+
+
+class Encoder(nn.Module):
+    """VGG-19 conv1_1 … relu4_1, reflection padded, frozen.
+
+    Built empty; ``stylecam.vgg.load_encoder`` fills in the offline weights,
+    folds the pre-processing into conv1_1 and applies the normalization.
+    ``version`` names the weights so caches can be keyed by it.
+    """
+
+    def __init__(self):
+        super().__init__()
+        self.version = "uninitialized"
+        self.convs = nn.ModuleDict({name: conv3x3(c_in, c_out) for name, c_in, c_out in VGG_CONVS})
+        self.requires_grad_(False)
+        self.eval()
+
+    def forward(self, x: torch.Tensor, all_layers: bool = False):
+        """x: (N, 3, H, W) RGB [0, 1] -> relu4_1 (N, 512, H/8, W/8), or the four style layers."""
+        feats = []
+        for layer in VGG_LAYERS:
+            if layer == "pool":
+                x = F.max_pool2d(x, 2, 2)
+                continue
+            name = layer[0]
+            x = F.relu(self.convs[name](x))
+            if all_layers and name in STYLE_LAYERS:
+                feats.append(x)
+        return feats if all_layers else x
+
+    def train(self, mode: bool = True):
+        return super().train(False)   # frozen: never leaves eval mode
+
+
+class Decoder(nn.Module):
+    """Mirror of the encoder (design.md §2): 9 convs, nearest 2× up-sampling, no norm, linear output."""
+
+    def __init__(self):
+        super().__init__()
+        up = lambda: nn.Upsample(scale_factor=2, mode="nearest")  # noqa: E731
+        relu = lambda: nn.ReLU(inplace=True)                      # noqa: E731
+        self.net = nn.Sequential(
+            conv3x3(512, 256), relu(), up(),
+            conv3x3(256, 256), relu(), conv3x3(256, 256), relu(), conv3x3(256, 256), relu(),
+            conv3x3(256, 128), relu(), up(),
+            conv3x3(128, 128), relu(), conv3x3(128, 64), relu(), up(),
+            conv3x3(64, 64), relu(), conv3x3(64, 3),
+        )
+
+    def forward(self, t: torch.Tensor) -> torch.Tensor:
+        """t: (N, 512, h, w) -> (N, 3, 8h, 8w) RGB, roughly [0, 1], not clamped."""
+        return self.net(t)
+
+
+def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
+    """Reflect-pad H and W up to a multiple; returns the padded tensor and the original (H, W)."""
+    h, w = x.shape[-2:]
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if ph or pw:
+        x = F.pad(x, (0, pw, 0, ph), mode="reflect")
+    return x, (h, w)
+
+
+class StyleTransfer(nn.Module):
+    """encoder + AdaIN + decoder with the signature the exporter uses."""
+
+    def __init__(self, encoder: Encoder, decoder: Decoder, config: ModelConfig = ModelConfig()):
+        super().__init__()
+        self.config = config
+        self.encoder = encoder
+        self.decoder = decoder
+
+    def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+                alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
+        """content: (N, 3, H, W) RGB [0, 1], any H, W ≥ 16; style_mean/std: (N, 512) or (512,);
+        alpha: scalar or (N,) -> (N, 3, H, W) RGB, clamped to [0, 1]."""
+        x, (h, w) = pad_to_multiple(content, self.config.size_multiple)
+        feat = self.encoder(x)                                         # (N, 512, H/8, W/8)
+        t = A.adain_with_strength(feat, style_mean, style_std, alpha)  # float32
+        out = self.decoder(t.to(feat.dtype))
+        return out[..., :h, :w].clamp(0, 1)
+
+    @torch.no_grad()
+    def style_stats(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """style: (N, 3, H, W) RGB [0, 1] -> mean, std: (N, 512) float32 at relu4_1."""
+        x, _ = pad_to_multiple(style, self.config.size_multiple)
+        return A.calc_mean_std(self.encoder(x), self.config.eps)

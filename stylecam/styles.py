@@ -1,0 +1,146 @@
+"""Style statistics: a style becomes (μ, σ) at relu4_1 once, then is looked up.
+
+A ``--style`` value is a path to an image, a folder of images, or the name of
+a built-in style from the bank in ``assets/styles.pt``. Image statistics are
+cached in memory and on disk, keyed by the image's bytes, the encoder version
+and the style size, so a style is encoded once per machine.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import threading
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from .paths import asset_path, user_cache_dir
+from .errors import UserError
+from .images import decode_image, list_images, resize_longer, to_tensor
+from .model import Encoder, ModelConfig, pad_to_multiple
+from .adain import calc_mean_std
+from .safeio import atomic_output, check_input_file
+
+BANK_FILE = "styles.pt"
+
+
+@dataclass(frozen=True)
+class Style:
+    name: str
+    mean: torch.Tensor   # (512,) float32
+    std: torch.Tensor    # (512,) float32
+    path: Path | None = None   # the image it came from, if any
+
+
+def load_bank(path: str | os.PathLike | None = None) -> dict[str, Style]:
+    """Built-in styles; empty when the bank file is absent."""
+    p = Path(path) if path else asset_path(BANK_FILE)
+    if not p.is_file():
+        return {}
+    bank = torch.load(p, map_location="cpu", weights_only=True)
+    return {name: Style(name, m, s) for name, m, s in zip(bank["names"], bank["means"], bank["stds"])}
+
+
+def bank_encoder_version(path: str | os.PathLike | None = None) -> str | None:
+    p = Path(path) if path else asset_path(BANK_FILE)
+    return torch.load(p, map_location="cpu", weights_only=True)["encoder_version"] if p.is_file() else None
+
+
+class StyleLibrary:
+    """Resolves ``--style`` values to statistics; thread-safe (the live loop encodes in the background)."""
+
+    def __init__(self, encoder: Encoder, config: ModelConfig = ModelConfig(),
+                 cache_dir: str | os.PathLike | None = None, device: str | torch.device = "cpu",
+                 bank_path: str | os.PathLike | None = None):
+        self.encoder = encoder
+        self.config = config
+        self.device = torch.device(device)
+        self.cache_dir = Path(cache_dir) if cache_dir else user_cache_dir() / "styles"
+        self.bank = load_bank(bank_path)
+        self._bank_version = bank_encoder_version(bank_path)
+        self._memory: dict[str, Style] = {}
+        self._lock = threading.Lock()
+        self.encoder_runs = 0          # how often the encoder really ran (tests, bench)
+
+    # -- resolving ------------------------------------------------------------------
+    def resolve(self, spec: str) -> list[Style]:
+        """One --style value -> one style (image or built-in name) or several (a folder)."""
+        p = Path(spec)
+        if p.is_dir():
+            files = list_images(p)
+            if not files:
+                raise UserError(f"style folder {p} holds no images")
+            return [self.from_image(f) for f in files]
+        if p.exists() or os.sep in spec or p.suffix:
+            return [self.from_image(p)]
+        return [self.builtin(spec)]
+
+    def resolve_all(self, specs: list[str]) -> list[Style]:
+        styles = [s for spec in specs for s in self.resolve(spec)]
+        if not styles:
+            raise UserError("no style given: pass --style with an image, a folder or a built-in name")
+        return styles
+
+    def builtin(self, name: str) -> Style:
+        if name not in self.bank:
+            hint = f"built-in styles: {', '.join(sorted(self.bank))}" if self.bank else "no built-in styles are installed"
+            raise UserError(f"unknown style '{name}': not a file, a folder or a built-in style ({hint})")
+        if self._bank_version != self.encoder.version:
+            raise UserError("the built-in style bank was computed with another encoder; rebuild it with: "
+                            "python -m stylecam.make_bank --styles DIR")
+        return self.bank[name]
+
+    # -- images -----------------------------------------------------------------------
+    def from_image(self, path: str | os.PathLike) -> Style:
+        p = check_input_file(path, "style image")
+        style = self.from_bytes(p.read_bytes(), name=p.stem, label=str(p))
+        return Style(style.name, style.mean, style.std, p)
+
+    def from_bytes(self, data: bytes, name: str, label: str = "style image") -> Style:
+        key = self._key(data)
+        with self._lock:
+            if key in self._memory:
+                return Style(name, self._memory[key].mean, self._memory[key].std)
+        style = self._load_disk(key, name)
+        if style is None:
+            img = resize_longer(decode_image(data, label), self.config.style_size)
+            mean, std = self.stats_of(img)
+            style = Style(name, mean, std)
+            self._save_disk(key, style)
+        with self._lock:
+            self._memory[key] = style
+        return style
+
+    @torch.no_grad()
+    def stats_of(self, rgb) -> tuple[torch.Tensor, torch.Tensor]:
+        """H×W×3 uint8 RGB -> (512,), (512,) float32 on the CPU."""
+        x, _ = pad_to_multiple(to_tensor(rgb, self.device), self.config.size_multiple)
+        with self._lock:
+            self.encoder_runs += 1
+            feat = self.encoder(x)
+        mean, std = calc_mean_std(feat, self.config.eps)
+        return mean[0].cpu(), std[0].cpu()
+
+    def _key(self, data: bytes) -> str:
+        h = hashlib.sha256(data)
+        h.update(f"|{self.encoder.version}|{self.config.style_size}".encode())
+        return h.hexdigest()[:32]
+
+    def _load_disk(self, key: str, name: str) -> Style | None:
+        f = self.cache_dir / f"{key}.pt"
+        if not f.is_file():
+            return None
+        try:
+            d = torch.load(f, map_location="cpu", weights_only=True)
+            return Style(name, d["mean"].float(), d["std"].float())
+        except Exception:
+            return None          # a damaged cache entry is recomputed, never fatal
+
+    def _save_disk(self, key: str, style: Style) -> None:
+        try:
+            self.cache_dir.mkdir(parents=True, exist_ok=True)
+            with atomic_output(self.cache_dir / f"{key}.pt") as tmp:
+                torch.save({"mean": style.mean, "std": style.std}, tmp)
+        except OSError:
+            pass                 # an unwritable cache only costs speed
