@@ -1,0 +1,65 @@
+"""Shared fixtures: a throw-away random decoder, synthetic images, an isolated style cache.
+
+Nothing here reads ../shared: every image and clip is generated.
+"""
+from __future__ import annotations
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+
+def synthetic_rgb(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:
+    """A small photo-like RGB uint8 image: gradients, a disc and a bar, a little noise."""
+    rng = np.random.default_rng(seed)
+    y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+    img = np.stack([x / w, y / h, 1 - x / w], -1) * 200 + 30
+    cv2.circle(img, (w // 3, h // 2), max(3, min(h, w) // 5), (250, 220, 40), -1)
+    cv2.rectangle(img, (w // 2, h // 4), (w // 2 + w // 6, 3 * h // 4), (20, 60, 200), -1)
+    img += rng.normal(0, 6, img.shape)
+    return np.clip(img, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def isolated_cache(tmp_path_factory, monkeypatch):
+    """Style statistics are cached under XDG_CACHE_HOME: keep tests away from the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
+
+
+@pytest.fixture(scope="session")
+def random_decoder(tmp_path_factory):
+    """Path to a randomly initialized decoder (plumbing only; never committed)."""
+    from stylecam.loading import save_decoder
+    from stylecam.model import Decoder
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("assets") / "decoder.pt"
+    save_decoder(Decoder(), path, {"note": "random init for tests"})
+    return path
+
+
+@pytest.fixture(scope="session")
+def model(random_decoder):
+    """The full StyleTransfer on the CPU with the random decoder."""
+    from stylecam.loading import load_model
+    return load_model(random_decoder)
+
+
+@pytest.fixture
+def photo(tmp_path):
+    """A 64×48 synthetic JPEG photo on disk."""
+    p = tmp_path / "photo.jpg"
+    cv2.imwrite(str(p), cv2.cvtColor(synthetic_rgb(48, 64), cv2.COLOR_RGB2BGR))
+    return p
+
+
+@pytest.fixture
+def style_image(tmp_path):
+    """A 64×64 synthetic 'painting' (strong colours, stripes) on disk."""
+    rng = np.random.default_rng(7)
+    img = np.zeros((64, 64, 3), np.uint8)
+    for i in range(0, 64, 8):
+        img[:, i:i + 4] = rng.integers(0, 255, 3)
+    p = tmp_path / "painting.png"
+    cv2.imwrite(str(p), img)
+    return p
