@@ -14,7 +14,10 @@ ENV = "STYLECAM_ASSETS"
 
 
 def shipped_dir() -> Path:
-    return Path(str(resources.files("stylecam.assets")))
+    try:
+        return Path(str(resources.files("stylecam.assets")))
+    except ModuleNotFoundError:     # run from a source tree that was never pip-installed (GPU machine)
+        return Path(__file__).resolve().parent.parent / "assets"
 
 
 def asset_path(name: str) -> Path:
