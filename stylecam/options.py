@@ -62,6 +62,13 @@ def runtime_options(args: argparse.Namespace) -> RuntimeOptions:
     return RuntimeOptions(args.decoder, args.backend, args.device, args.precision)
 
 
+class OneLineErrorParser(argparse.ArgumentParser):
+    """Usage mistakes are one line on stderr (the full usage is one --help away)."""
+
+    def error(self, message):
+        self.exit(2, f"{self.prog}: {message} (see {self.prog} --help)\n")
+
+
 def parser(prog: str, description: str, examples: str) -> argparse.ArgumentParser:
-    return argparse.ArgumentParser(prog=prog, description=description, epilog="examples:\n" + examples,
-                                   formatter_class=argparse.RawDescriptionHelpFormatter)
+    return OneLineErrorParser(prog=prog, description=description, epilog="examples:\n" + examples,
+                              formatter_class=argparse.RawDescriptionHelpFormatter)
