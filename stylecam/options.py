@@ -21,6 +21,8 @@ class RuntimeOptions:
     backend: str
     device: str
     precision: str
+    onnx: str | None = None               # exported frame graph for --backend onnxruntime/tensorrt
+    engine: str | None = None             # built TensorRT engine for --backend tensorrt
 
 
 def add_style_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
@@ -44,6 +46,11 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
                    help="compute precision on CUDA (default auto: fp16 on CUDA, fp32 on the CPU)")
+    g.add_argument("--onnx", metavar="PATH",
+                   help="frame graph from `python -m export.onnx` for the onnxruntime/tensorrt backends "
+                        "(default: exported once into the user cache)")
+    g.add_argument("--engine", metavar="PATH",
+                   help="TensorRT engine from `python -m export.trt` (default: built once into the user cache)")
 
 
 def style_options(args: argparse.Namespace, allow_coral: bool = False) -> StyleOptions:
@@ -59,7 +66,8 @@ def style_options(args: argparse.Namespace, allow_coral: bool = False) -> StyleO
 
 
 def runtime_options(args: argparse.Namespace) -> RuntimeOptions:
-    return RuntimeOptions(args.decoder, args.backend, args.device, args.precision)
+    return RuntimeOptions(args.decoder, args.backend, args.device, args.precision,
+                          getattr(args, "onnx", None), getattr(args, "engine", None))
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

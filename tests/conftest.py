@@ -63,3 +63,24 @@ def style_image(tmp_path):
     p = tmp_path / "painting.png"
     cv2.imwrite(str(p), img)
     return p
+
+
+@pytest.fixture(scope="session")
+def lively_model(model):
+    """``model`` with its random decoder's last conv rescaled so that the output spreads over
+    [0, 1]: a raw random decoder gives a near-constant image, useless for parity checks."""
+    import copy
+
+    from stylecam.adain import adain
+    from stylecam.images import to_tensor
+    m = copy.deepcopy(model)
+    content, style = to_tensor(synthetic_rgb(64, 64, seed=1)), to_tensor(synthetic_rgb(64, 64, seed=2)[:, ::-1].copy())
+    with torch.no_grad():
+        mean, std = m.style_stats(style)
+        y = m.decoder(adain(m.encoder(content), mean, std))            # (1, 3, 64, 64)
+        mu, sd = y.mean((0, 2, 3)), y.std((0, 2, 3))                    # per output channel
+        conv = m.decoder.net[-1][1]
+        k = 0.25 / sd
+        conv.weight.mul_(k[:, None, None, None])
+        conv.bias.copy_((conv.bias - mu) * k + 0.5)
+    return m

@@ -45,7 +45,7 @@ def test_image_end_to_end_with_a_random_decoder(capsys, photo, style_image, rand
     assert code == 0, err
     img = cv2.imread(str(out))
     assert img.shape == (48, 64, 3)
-    assert "backend: torch" in err
+    assert "backend: " in err
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
 
 

@@ -3,17 +3,25 @@
 ``create("auto", ...)`` tries the fastest first and, when it settles on one,
 says which and why the others were not used; an explicit name that cannot run
 is an error, never a silent fallback.
+
+Order for ``auto``: a TensorRT FP16 engine (TensorRT + CUDA), then torch on
+CUDA (fp16, CUDA graphs), then on the CPU the faster of ONNX Runtime and
+torch as measured on a 2-core AMD EPYC (docs/export.md): ``CPU_ORDER``.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from pathlib import Path
 
 from ..errors import UserError
 from .base import Backend, keep_content_colors
 
 __all__ = ["Backend", "BackendChoice", "create", "keep_content_colors", "NAMES"]
 
-NAMES = ("auto", "torch")
+NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
+CPU_ORDER = ("onnxruntime", "torch")     # measured: see docs/export.md, "CPU backends"
+_EXPORTED: dict[str, Path] = {}          # key -> graph exported by this process (a cache dir may change)
 
 
 @dataclass(frozen=True)
@@ -26,23 +34,159 @@ class BackendChoice:
         return msg + "".join(f"\n  not used: {n}" for n in self.notes)
 
 
+def _say(msg: str) -> None:
+    print(f"stylecam: {msg}", file=sys.stderr)
+
+
 def _torch(model, device: str, precision: str) -> Backend:
     import torch
 
     from ..loading import pick_device
     from .torch_backend import TorchBackend
     dev = pick_device(device)
+    if precision == "auto":
+        precision = "fp16" if dev.type == "cuda" else "fp32"
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     if dev.type == "cpu" and dtype != torch.float32:
         raise UserError(f"--precision {precision} needs CUDA; on the CPU use --precision fp32")
-    return TorchBackend(model, dev, dtype)
+    return TorchBackend(model, dev, dtype, cuda_graphs=dev.type == "cuda")
 
 
-def create(name: str, model, device: str = "auto", precision: str = "auto") -> BackendChoice:
-    """model: a loaded ``StyleTransfer``. Returns the backend and the notes on what was skipped."""
+def cached_onnx(model, precision: str = "fp32") -> Path:
+    """The frame graph for ``model`` in the user cache, exported once (keyed by the weights'
+    hash and the exporter settings)."""
+    import torch
+
+    from export.convert import FORMAT_VERSION, OPSET, model_hash, torch2onnx
+
+    from ..paths import user_cache_dir
+    key = f"{model_hash(model)}-op{OPSET}-f{FORMAT_VERSION}-{precision}-torch{torch.__version__.split('+')[0]}"
+    path = user_cache_dir() / "onnx" / f"stylecam-{key}.onnx"
+    if not path.is_file() and key in _EXPORTED and _EXPORTED[key].is_file():
+        return _EXPORTED[key]
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        # starts with "backend:" like the choice report, which follows it
+        print(f"backend: exporting the network to ONNX once for onnxruntime ({precision}, about 10 s) -> {path}",
+              file=sys.stderr)
+        torch2onnx(model, path, precision)
+    _EXPORTED[key] = path
+    return path
+
+
+def _onnxruntime(model, device: str, precision: str, onnx: str | None) -> Backend:
+    from .onnxruntime_backend import OnnxRuntimeBackend, onnxruntime_or_error
+    onnxruntime_or_error()
+    dev = "cpu" if device == "auto" else device
+    if precision == "bf16":
+        raise UserError("--precision bf16 is not available with onnxruntime; use fp32 or fp16")
+    if onnx is None:
+        onnx = cached_onnx(model, "fp16" if precision == "fp16" else "fp32")
+    return OnnxRuntimeBackend(onnx, dev)
+
+
+def cached_engine(model, onnx: str | None, precision: str = "fp16") -> Path:
+    """An engine for this GPU and TensorRT version in the user cache, built when missing or stale."""
+    import hashlib
+    import json
+
+    from export.convert import Profile, engine_key, onnx2engine
+
+    from ..paths import user_cache_dir
+    from .tensorrt_backend import engine_is_current
+    onnx_path = Path(onnx) if onnx else cached_onnx(model, "fp32")
+    profile = Profile()
+    key = engine_key(onnx_path, profile, precision)
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    folder = user_cache_dir() / "engines"
+    engine = folder / f"stylecam-{name}.engine"
+    why = engine_is_current(engine, key)
+    if why:
+        folder.mkdir(parents=True, exist_ok=True)
+        _say(f"building a TensorRT {precision} engine ({why}); this takes a few minutes once -> {engine}")
+        onnx2engine(onnx_path, engine, profile, precision, folder / "timing.cache", log=_say)
+    return engine
+
+
+def _tensorrt(model, device: str, precision: str, onnx: str | None, engine: str | None) -> Backend:
+    import torch
+
+    from export.convert import tensorrt_or_error
+
+    from .tensorrt_backend import TensorRTBackend
+    tensorrt_or_error()
+    if device == "cpu" or not torch.cuda.is_available():
+        raise UserError("the tensorrt backend needs a CUDA GPU; none is visible here (use --backend torch)")
+    if engine is None:
+        engine = cached_engine(model, onnx, "fp32" if precision == "fp32" else "fp16")
+    else:
+        _check_engine(Path(engine))
+    return TensorRTBackend(engine)
+
+
+def _check_engine(engine: Path) -> None:
+    import json
+
+    from export.convert import tensorrt_or_error
+    if not engine.is_file() or not engine.with_suffix(".json").is_file():
+        raise UserError(f"--engine {engine}: no such engine (with its .json beside it); build one with "
+                        "python -m export.trt -o ENGINE")
+    built = json.loads(engine.with_suffix(".json").read_text())
+    import torch
+    here = {"tensorrt": tensorrt_or_error().__version__, "gpu": torch.cuda.get_device_name()}
+    stale = [f"{k} {built.get(k)!r}, here {v!r}" for k, v in here.items() if built.get(k) != v]
+    if stale:
+        raise UserError(f"--engine {engine} was built for another setup ({'; '.join(stale)}); rebuild it with "
+                        f"python -m export.trt --onnx {built.get('onnx', 'stylecam.onnx')} -o {engine}")
+
+
+def _cuda_available(device: str) -> bool:
+    if device == "cpu":
+        return False
+    import torch
+    return torch.cuda.is_available()
+
+
+def _auto(model, device: str, precision: str, onnx: str | None, engine: str | None) -> BackendChoice:
+    notes: list[str] = []
+    if _cuda_available(device):
+        try:
+            return BackendChoice(_tensorrt(model, device, precision, onnx, engine), ())
+        except (UserError, RuntimeError, OSError) as e:    # a failed engine build falls back, said so
+            notes.append(f"tensorrt: {e}")
+        notes.append("onnxruntime: not tried on CUDA (torch fp16 with CUDA graphs is the measured GPU path)")
+        return BackendChoice(_torch(model, device, precision), tuple(notes))
+    if device.startswith("cuda"):
+        from ..loading import pick_device
+        pick_device(device)          # raises the one-line "CUDA is not available" error
+    notes.append("tensorrt: needs a CUDA GPU" if device == "cpu" else "tensorrt: no CUDA GPU here")
+    notes.append("torch on CUDA: " + ("--device cpu" if device == "cpu" else "no CUDA GPU here"))
+    if precision not in ("auto", "fp32"):
+        raise UserError(f"--precision {precision} needs CUDA; on the CPU use --precision fp32")
+    for i, name in enumerate(CPU_ORDER):
+        try:
+            if name == "onnxruntime":
+                backend = _onnxruntime(model, "cpu", "fp32", onnx)
+            else:
+                backend = _torch(model, "cpu", "fp32")
+        except UserError as e:
+            notes.append(f"{name}: {e}")
+            continue
+        notes += [f"{other} on CPU: slower here than {name} (docs/export.md)" for other in CPU_ORDER[i + 1:]]
+        return BackendChoice(backend, tuple(notes))
+    raise UserError("no backend could run: " + "; ".join(notes))
+
+
+def create(name: str, model, device: str = "auto", precision: str = "auto", *,
+           onnx: str | None = None, engine: str | None = None) -> BackendChoice:
+    """model: a loaded ``StyleTransfer``. Returns the backend and the notes on what was skipped.
+    onnx / engine: an exported graph or a built engine to use instead of the cached ones."""
     if name not in NAMES:
         raise UserError(f"unknown backend '{name}'; choose one of: {', '.join(NAMES)}")
-    if precision == "auto":
-        import torch
-        precision = "fp16" if device != "cpu" and torch.cuda.is_available() else "fp32"
-    return BackendChoice(_torch(model, device, precision), ())
+    if name == "auto":
+        return _auto(model, device, precision, onnx, engine)
+    if name == "torch":
+        return BackendChoice(_torch(model, device, precision), ())
+    if name == "onnxruntime":
+        return BackendChoice(_onnxruntime(model, device, precision, onnx), ())
+    return BackendChoice(_tensorrt(model, device, precision, onnx, engine), ())

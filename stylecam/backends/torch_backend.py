@@ -1,5 +1,14 @@
-"""PyTorch backend: CPU, or CUDA with fp16/bf16 and channels_last."""
+"""PyTorch backend: CPU, or CUDA with fp16/bf16, channels_last and CUDA graphs.
+
+CUDA graphs: at 1280×720 one frame is a few milliseconds of GPU work spread
+over ~60 kernel launches, so launch overhead matters; one graph is captured per
+input shape (the live loop and a video keep one shape) and replayed with the
+frame, style and strength copied into its static buffers.
+"""
 from __future__ import annotations
+
+import sys
+from collections import OrderedDict
 
 import numpy as np
 import torch
@@ -7,39 +16,101 @@ import torch
 from ..model import StyleTransfer
 from .base import Backend
 
+MAX_GRAPHS = 4    # captured shapes kept (each holds its activations' memory)
+
 
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, model: StyleTransfer, device: torch.device, dtype: torch.dtype = torch.float32):
+    def __init__(self, model: StyleTransfer, device: torch.device, dtype: torch.dtype = torch.float32,
+                 cuda_graphs: bool = False, channels_last: bool = True):
         self.model = model.to(device).eval()
         self.torch_device = device
         self.dtype = dtype
-        if device.type == "cuda":
+        self.cuda_graphs = cuda_graphs and device.type == "cuda"
+        self.channels_last = channels_last and device.type == "cuda"
+        self._graphs: OrderedDict[tuple, _Graph] = OrderedDict()
+        if self.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-            if dtype != torch.float32:
-                # AdaIN statistics stay float32 inside model.forward (adain.calc_mean_std casts)
-                self.model.encoder.to(dtype)
-                self.model.decoder.to(dtype)
+        if device.type == "cuda":
+            torch.backends.cudnn.benchmark = True    # frames keep one size: let cuDNN time its kernels once
+        if dtype != torch.float32:
+            # AdaIN statistics stay float32 inside model.forward (adain.calc_mean_std casts)
+            self.model.encoder.to(dtype)
+            self.model.decoder.to(dtype)
 
     @property
     def device(self) -> str:
         if self.torch_device.type == "cuda":
             name = torch.cuda.get_device_name(self.torch_device)
-            return f"{self.torch_device} ({name}) {str(self.dtype).removeprefix('torch.')}"
+            graphs = ", CUDA graphs" if self.cuda_graphs else ""
+            return f"{self.torch_device} ({name}) {str(self.dtype).removeprefix('torch.')}{graphs}"
         return f"cpu ({torch.get_num_threads()} threads)"
+
+    def forward_uint8(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                      alpha: torch.Tensor) -> torch.Tensor:
+        """x: (N, H, W, 3) uint8 BGR on the device -> the same, stylized (all on the device)."""
+        x = x.flip(-1).permute(0, 3, 1, 2).to(self.dtype).div_(255)             # (N, 3, H, W) RGB
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        y = self.model(x, mean, std, alpha)                                     # (N, 3, H, W) [0, 1]
+        return y.float().mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).flip(-1)
 
     @torch.inference_mode()
     def stylize(self, frames, style_mean, style_std, alpha=1.0):
         single = frames.ndim == 3
         batch = frames[None] if single else frames
-        x = torch.from_numpy(np.ascontiguousarray(batch)).to(self.torch_device, non_blocking=True)
-        x = x.flip(-1).permute(0, 3, 1, 2).to(self.dtype).div_(255)           # (N, 3, H, W) RGB
-        if self.torch_device.type == "cuda":
-            x = x.contiguous(memory_format=torch.channels_last)
+        x = torch.from_numpy(np.ascontiguousarray(batch))
         mean = style_mean.to(self.torch_device, torch.float32)
         std = style_std.to(self.torch_device, torch.float32)
-        y = self.model(x, mean, std, alpha)                                   # (N, 3, H, W) [0, 1]
-        out = y.mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).flip(-1)  # (N, H, W, 3) BGR
+        a = torch.as_tensor(alpha, dtype=torch.float32).to(self.torch_device)
+        out = None
+        if self.cuda_graphs:
+            try:
+                out = self._graph_for(x.shape).run(x, mean, std, a)
+            except RuntimeError as e:       # capture unsupported here: eager is slower but correct
+                print(f"stylecam: CUDA graphs off ({str(e).splitlines()[0][:120]}); running eager", file=sys.stderr)
+                self.cuda_graphs = False
+                self._graphs.clear()
+        if out is None:
+            out = self.forward_uint8(x.to(self.torch_device, non_blocking=True), mean, std, a)
         out = out.cpu().numpy()
         return out[0] if single else out
+
+    def _graph_for(self, shape: tuple) -> "_Graph":
+        key = tuple(shape)
+        if key in self._graphs:
+            self._graphs.move_to_end(key)
+        else:
+            if len(self._graphs) >= MAX_GRAPHS:
+                self._graphs.popitem(last=False)
+            self._graphs[key] = _Graph(self, key)
+        return self._graphs[key]
+
+
+class _Graph:
+    """One captured forward pass for a fixed (N, H, W, 3) input."""
+
+    def __init__(self, backend: TorchBackend, shape: tuple):
+        dev = backend.torch_device
+        self.frames = torch.zeros(shape, dtype=torch.uint8, device=dev)
+        self.mean = torch.zeros(512, device=dev)
+        self.std = torch.ones(512, device=dev)
+        self.alpha = torch.ones((), device=dev)
+        side = torch.cuda.Stream(dev)
+        side.wait_stream(torch.cuda.current_stream(dev))
+        with torch.cuda.stream(side):     # warm-up outside the capture (cuDNN picks its kernels)
+            for _ in range(2):
+                backend.forward_uint8(self.frames, self.mean, self.std, self.alpha)
+        torch.cuda.current_stream(dev).wait_stream(side)
+        self.graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(self.graph):
+            self.out = backend.forward_uint8(self.frames, self.mean, self.std, self.alpha)
+
+    def run(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+        self.frames.copy_(x, non_blocking=True)
+        self.mean.copy_(mean)
+        self.std.copy_(std)
+        self.alpha.copy_(alpha)
+        self.graph.replay()
+        return self.out

@@ -19,6 +19,7 @@ from ..errors import UserError
 from ..safeio import check_input_file
 
 LOST_AFTER_S = 2.0        # a camera silent this long is considered gone (no reconnect attempts)
+FIRST_FRAME_S = 10.0      # some webcams take seconds to deliver their first frame
 
 
 @dataclass(frozen=True)
@@ -102,9 +103,9 @@ class Capture:
         self._thread.join(timeout=5)
         self._cap.release()
 
-    def newest(self, after: int, timeout: float = LOST_AFTER_S + 1) -> Frame | None:
+    def newest(self, after: int) -> Frame | None:
         """The newest frame with index > after; None when the source ended or was lost."""
-        deadline = time.perf_counter() + timeout
+        deadline = time.perf_counter() + (FIRST_FRAME_S if after < 0 else LOST_AFTER_S + 1)
         with self._cond:
             while self._latest is None or self._latest.index <= after:
                 if self.ended or self.lost:

@@ -1,0 +1,102 @@
+"""python -m export.onnx: the frame graph (and optionally the style encoder graph) as ONNX."""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from stylecam.errors import UserError
+
+EXAMPLES = """examples:
+  python -m export.onnx -o stylecam.onnx
+  python -m export.onnx --decoder runs/mine/decoder.pt -o mine.onnx --style-graph mine_style.onnx
+  python -m export.onnx --precision fp16 -o stylecam_fp16.onnx --check photo.jpg
+
+The frame graph: frame (uint8 H×W×3 BGR, sides multiples of 8) + style_mean,
+style_std (float32 512) + alpha (float32 scalar) -> stylized (uint8 H×W×3 BGR).
+Dynamo exporter, opset 20 (parsed by TensorRT 10). Use it with
+  stylecam ... --backend onnxruntime --onnx stylecam.onnx
+"""
+
+
+@dataclass(frozen=True)
+class ExportOptions:
+    out: Path
+    style_graph: Path | None
+    decoder: str | None
+    precision: str
+    check: Path | None
+    overwrite: bool
+
+
+def parse(argv: list[str] | None) -> ExportOptions:
+    from stylecam.options import parser
+    p = parser("python -m export.onnx", "Export stylecam's network as one ONNX graph.", EXAMPLES.split("\n", 1)[1])
+    p.add_argument("-o", "--out", default="stylecam.onnx", help="frame graph file (default stylecam.onnx)")
+    p.add_argument("--style-graph", metavar="PATH", help="also export the style encoder (image -> mean, std) here")
+    p.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
+    p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
+                   help="fp16: convolutions in half precision, AdaIN statistics kept float32 (default fp32)")
+    p.add_argument("--check", metavar="IMAGE",
+                   help="after export, compare ONNX Runtime with PyTorch on this image and print the difference")
+    p.add_argument("--overwrite", action="store_true", help="replace existing output files")
+    a = p.parse_args(argv)
+    return ExportOptions(Path(a.out), Path(a.style_graph) if a.style_graph else None, a.decoder,
+                         a.precision, Path(a.check) if a.check else None, a.overwrite)
+
+
+def run(opts: ExportOptions) -> int:
+    from stylecam.loading import load_model
+    from stylecam.safeio import check_input_file, check_output_file
+
+    from .convert import OPSET, style2onnx, torch2onnx
+    if opts.out.suffix != ".onnx":
+        raise UserError(f"-o {opts.out}: give a file name ending in .onnx")
+    check_output_file(opts.out, [], opts.overwrite)
+    if opts.style_graph:
+        check_output_file(opts.style_graph, [opts.out], opts.overwrite)
+    if opts.check:
+        check_input_file(opts.check, "--check image")
+    model = load_model(opts.decoder)
+    t0 = time.perf_counter()
+    torch2onnx(model, opts.out, opts.precision)
+    print(f"wrote {opts.out}  ({opts.out.stat().st_size / 1e6:.1f} MB, {opts.precision}, opset {OPSET}, "
+          f"{time.perf_counter() - t0:.0f} s)")
+    if opts.style_graph:
+        style2onnx(model, opts.style_graph)
+        print(f"wrote {opts.style_graph}  ({opts.style_graph.stat().st_size / 1e6:.1f} MB)")
+    if opts.check:
+        _check(model, opts.out, opts.check)
+    print(f"use it with: stylecam image photo.jpg -s STYLE -o out.png --backend onnxruntime --onnx {opts.out}")
+    return 0
+
+
+def _check(model, onnx_path: Path, image: Path) -> None:
+    import cv2
+    import numpy as np
+    import torch
+
+    from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from stylecam.backends.torch_backend import TorchBackend
+    from stylecam.images import read_image
+    bgr = cv2.cvtColor(read_image(image), cv2.COLOR_RGB2BGR)
+    mean, std = model.style_stats(torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1)[None].float() / 255)
+    ours = OnnxRuntimeBackend(onnx_path).stylize(bgr, mean[0], std[0])
+    ref = TorchBackend(model, torch.device("cpu")).stylize(bgr, mean[0], std[0])
+    d = np.abs(ours.astype(np.int16) - ref.astype(np.int16))
+    print(f"check on {image} ({bgr.shape[1]}×{bgr.shape[0]}, its own style): ONNX Runtime vs PyTorch fp32: "
+          f"max {d.max()}, mean {d.mean():.4f} levels of 255")
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        return run(parse(argv))
+    except UserError as e:
+        print(f"export.onnx: {e}", file=sys.stderr)
+        return e.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

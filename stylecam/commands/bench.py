@@ -1,0 +1,261 @@
+"""Frames per second per available backend × frame size, and the style-switch time."""
+from __future__ import annotations
+
+import json
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ..errors import UserError
+from ..options import RuntimeOptions, add_runtime_arguments, runtime_options
+
+HELP = "Measure frames/s of every available backend at a few frame sizes, and the style-switch time."
+EXAMPLES = """  stylecam bench                                   (every available backend, 3 sizes)
+  stylecam bench --backends torch --sizes 256x256 --repeats 2 --random-decoder
+  stylecam bench --backends onnxruntime,torch --batches 1,2 --json bench.json
+
+Sizes are W×H. Each figure is the median of --repeats timed runs after --warmup
+untimed ones; batch N counts N frames per call. "best batch" is the batch size
+with the most frames/s. Style switch: a new style image (decode + encoder at
+512 px), the same image again (memory cache) and from the disk cache. The
+machine (CPU model, cores, GPU, torch/ONNX Runtime versions) goes into the JSON.
+Speed does not depend on the weights: --random-decoder needs no trained decoder.
+"""
+DEFAULT_SIZES = "256x256,640x480,1280x720"
+
+
+@dataclass(frozen=True)
+class BenchOptions:
+    backends: tuple[str, ...]
+    sizes: tuple[tuple[int, int], ...]       # (W, H)
+    batches: tuple[int, ...]
+    repeats: int
+    warmup: int
+    json_out: Path | None
+    random_decoder: bool
+    overwrite: bool
+    runtime: RuntimeOptions
+
+
+def add_arguments(p):
+    p.add_argument("--backends", default="available",
+                   help="comma-separated: torch, onnxruntime, tensorrt (default: every available one)")
+    p.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated W×H (default {DEFAULT_SIZES})")
+    p.add_argument("--batches", default=None,
+                   help="comma-separated batch sizes (default 1,2 on the CPU, 1,4,8 on CUDA)")
+    p.add_argument("--repeats", type=int, default=None, help="timed runs per figure (default 3 on the CPU, 20 on CUDA)")
+    p.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    p.add_argument("--json", dest="json_out", help="also write the results here as JSON")
+    p.add_argument("--random-decoder", action="store_true",
+                   help="time a randomly initialized decoder (no trained weights needed)")
+    p.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
+    add_runtime_arguments(p)
+
+
+def _ints(text: str, flag: str) -> tuple[int, ...]:
+    try:
+        values = tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise UserError(f"{flag} {text}: give comma-separated whole numbers, e.g. 1,4") from None
+    if not values or min(values) < 1:
+        raise UserError(f"{flag} {text}: values must be at least 1")
+    return values
+
+
+def _sizes(text: str) -> tuple[tuple[int, int], ...]:
+    sizes = []
+    for item in text.split(","):
+        try:
+            w, h = (int(v) for v in item.lower().replace("×", "x").split("x"))
+        except ValueError:
+            raise UserError(f"--sizes {text}: write each size as WxH, e.g. 640x480") from None
+        if min(w, h) < 16:
+            raise UserError(f"--sizes {item}: both sides must be at least 16 pixels")
+        sizes.append((w, h))
+    return tuple(sizes)
+
+
+def parse(args) -> BenchOptions:
+    from ..backends import NAMES
+    cuda = args.device != "cpu" and torch.cuda.is_available()
+    backends = () if args.backends == "available" else tuple(b.strip() for b in args.backends.split(","))
+    if not backends and args.backend != "auto":      # --backend X from the shared runtime options
+        backends = (args.backend,)
+    for b in backends:
+        if b not in NAMES or b == "auto":
+            raise UserError(f"--backends: unknown backend '{b}'; choose from torch, onnxruntime, tensorrt")
+    if args.warmup < 0:
+        raise UserError("--warmup must be 0 or more")
+    json_out = Path(args.json_out) if args.json_out else None
+    if json_out:
+        from ..safeio import check_output_file
+        check_output_file(json_out, (), args.overwrite)
+    return BenchOptions(backends, _sizes(args.sizes),
+                        _ints(args.batches or ("1,4,8" if cuda else "1,2"), "--batches"),
+                        _ints(str(args.repeats or (20 if cuda else 3)), "--repeats")[0],
+                        args.warmup, json_out, args.random_decoder, args.overwrite, runtime_options(args))
+
+
+def machine() -> dict:
+    info = {"cpu": _cpu_model(), "cores": _cores(), "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
+            "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
+    try:
+        import onnxruntime
+        info["onnxruntime"] = onnxruntime.__version__
+    except ImportError:
+        info["onnxruntime"] = None
+    try:
+        import tensorrt
+        info["tensorrt"] = tensorrt.__version__
+    except ImportError:
+        info["tensorrt"] = None
+    return info
+
+
+def _cpu_model() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cores() -> int:
+    import os
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def time_calls(fn, repeats: int, warmup: int) -> list[float]:
+    """Wall-clock seconds of ``fn()`` per call (CUDA work is finished before the clock stops)."""
+    sync = torch.cuda.synchronize if torch.cuda.is_available() else (lambda: None)
+    for _ in range(warmup):
+        fn()
+    sync()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        sync()
+        times.append(time.perf_counter() - t0)
+    return times
+
+
+def _frames(w: int, h: int, n: int) -> np.ndarray:
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 256, (h // 4 + 1, w // 4 + 1, 3), dtype=np.uint8)
+    import cv2
+    frame = cv2.resize(base, (w, h), interpolation=cv2.INTER_LINEAR)          # (H, W, 3) smooth-ish
+    return np.repeat(frame[None], n, axis=0)                                  # (N, H, W, 3)
+
+
+def _load_model(opts: BenchOptions):
+    from ..loading import load_model
+    if not opts.random_decoder:
+        return load_model(opts.runtime.decoder)
+    from ..model import Decoder, StyleTransfer
+    from ..vgg import load_encoder
+    torch.manual_seed(0)
+    return StyleTransfer(load_encoder(), Decoder().eval().requires_grad_(False))
+
+
+def _backends(opts: BenchOptions, model) -> tuple[list, list[str]]:
+    import copy
+
+    from ..backends import create
+    names = opts.backends or ("tensorrt", "torch", "onnxruntime")
+    made, skipped = [], []
+    rt = opts.runtime
+    for name in names:
+        try:
+            choice = create(name, copy.deepcopy(model), rt.device, rt.precision, onnx=rt.onnx, engine=rt.engine)
+            made.append(choice.backend)
+        except UserError as e:
+            if opts.backends:            # asked for explicitly: its error is the answer
+                raise
+            skipped.append(f"{name}: {e}")
+    return made, skipped
+
+
+def style_switch(model, device: str) -> dict:
+    """Milliseconds to switch to a new style image, to the same again (memory), and from disk."""
+    import copy
+
+    import cv2
+
+    from ..styles import StyleLibrary
+    encoder = copy.deepcopy(model.encoder).float().to(device)
+    with tempfile.TemporaryDirectory() as tmp:
+        painting = Path(tmp) / "painting.png"
+        cv2.imwrite(str(painting), _frames(512, 384, 1)[0])
+        lib = StyleLibrary(encoder, model.config, cache_dir=Path(tmp) / "cache", device=device)
+        ms = lambda f: 1000 * time_calls(f, 1, 0)[0]    # noqa: E731
+        new = ms(lambda: lib.from_image(painting))
+        cached = statistics.median(ms(lambda: lib.from_image(painting)) for _ in range(5))
+        fresh = StyleLibrary(encoder, model.config, cache_dir=Path(tmp) / "cache", device=device)
+        disk = ms(lambda: fresh.from_image(painting))
+    return {"new_image_ms": round(new, 1), "memory_cached_ms": round(cached, 2), "disk_cached_ms": round(disk, 1),
+            "style_image_size": "512x384"}
+
+
+def run(args) -> int:
+    opts = parse(args)
+    model = _load_model(opts)
+    backends, skipped = _backends(opts, model)
+    if not backends:
+        raise UserError("no backend could run: " + "; ".join(skipped))
+    mean, std = torch.rand(512) * 2, torch.rand(512) + 0.5
+    results = []
+    print(f"machine: {json.dumps(machine())}", file=sys.stderr)
+    for s in skipped:
+        print(f"skipped {s}", file=sys.stderr)
+    for backend in backends:
+        for w, h in opts.sizes:
+            row = {"backend": f"{backend.name} on {backend.device}", "size": f"{w}x{h}", "batches": {}}
+            for n in opts.batches:
+                frames = _frames(w, h, n)
+                secs = time_calls(lambda: backend.stylize(frames, mean, std, 1.0), opts.repeats, opts.warmup)
+                fps = n / statistics.median(secs)
+                row["batches"][n] = {"fps": round(fps, 3), "median_s": round(statistics.median(secs), 4),
+                                     "runs_s": [round(t, 4) for t in secs]}
+                print(f"  {backend.name:<12} {w}x{h:<5} batch {n:<3} {fps:8.2f} frames/s  "
+                      f"(median of {len(secs)}: {statistics.median(secs):.3f} s per call)", file=sys.stderr)
+            best = max(row["batches"], key=lambda k: row["batches"][k]["fps"])
+            row["batch1_fps"] = row["batches"][opts.batches[0]]["fps"] if 1 in opts.batches else None
+            row["best_batch"], row["best_fps"] = best, row["batches"][best]["fps"]
+            results.append(row)
+    device = "cuda" if any("cuda" in b.device for b in backends) else "cpu"
+    switch = style_switch(model, device)
+    report = {"machine": machine(), "repeats": opts.repeats, "warmup": opts.warmup, "results": results,
+              "skipped": skipped, "style_switch": switch,
+              "decoder": "random" if opts.random_decoder else (opts.runtime.decoder or "shipped")}
+    print(table(report))
+    if opts.json_out:
+        from ..safeio import atomic_output
+        with atomic_output(opts.json_out) as tmp:
+            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        print(f"wrote {opts.json_out}")
+    return 0
+
+
+def table(report: dict) -> str:
+    m = report["machine"]
+    lines = [f"machine: {m['cpu']}, {m['cores']} cores" + (f", GPU {m['gpu']}" if m["gpu"] else "") +
+             f"; torch {m['torch']}, onnxruntime {m['onnxruntime']}",
+             f"{'backend':<44} {'size':>10} {'batch 1 fps':>12} {'best batch':>11} {'best fps':>9}"]
+    for r in report["results"]:
+        b1 = f"{r['batch1_fps']:.2f}" if r["batch1_fps"] is not None else "-"
+        lines.append(f"{r['backend'][:44]:<44} {r['size']:>10} {b1:>12} {r['best_batch']:>11} {r['best_fps']:>9.2f}")
+    s = report["style_switch"]
+    lines.append(f"style switch: new image {s['new_image_ms']} ms, cached {s['memory_cached_ms']} ms "
+                 f"(memory), {s['disk_cached_ms']} ms (disk)")
+    return "\n".join(lines)

@@ -1,0 +1,162 @@
+"""The flicker table: per-frame AdaIN against each cure, on the first seconds of a video.
+
+    python -m stylecam.flicker_report VIDEO --style PAINTING.jpg [--seconds 3] [--size 384]
+
+For every variant: the warping error (flow named), its change against per-frame,
+the mean/std style loss against the painting and its change, the content loss.
+Target (issue 6): warping error ≥ 40 % lower with style loss ≤ 10 % worse.
+Prints a table on stderr and the JSON on stdout (``--json FILE`` writes it too).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from .errors import UserError
+from .flicker import StyleLoss, WarpingError
+from .images import read_image, resize_longer
+from .options import RuntimeOptions
+from .safeio import atomic_output, check_output_file
+from .session import open_session
+from .smoothing import FlowBlending, SmoothOptions, TemporalSmoother
+from .videoio import Frame, output_size, probe, read_frames
+
+
+@dataclass(frozen=True)
+class ReportOptions:
+    video: Path
+    style: Path
+    seconds: float
+    size: int
+    momenta: tuple[float, ...]
+    flow_weights: tuple[float, ...]
+    alpha: float
+    json_out: Path | None
+    runtime: RuntimeOptions
+
+
+def parse(argv=None) -> ReportOptions:
+    p = argparse.ArgumentParser(prog="python -m stylecam.flicker_report", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("video")
+    p.add_argument("-s", "--style", required=True, help="style image (the style loss needs the image)")
+    p.add_argument("--seconds", type=float, default=3.0, help="first N seconds (default 3)")
+    p.add_argument("--size", type=int, default=384, help="longer side in pixels (default 384)")
+    p.add_argument("--momentum", type=float, nargs="+", default=[SmoothOptions.stats_momentum],
+                   help="EMA momenta to try for --smooth stats")
+    p.add_argument("--flow-weight", type=float, nargs="+", default=[SmoothOptions.flow_weight],
+                   help="blend weights to try for --smooth flow")
+    p.add_argument("--alpha", type=float, default=1.0)
+    p.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", dest="json_out")
+    a = p.parse_args(argv)
+    return ReportOptions(Path(a.video), Path(a.style), a.seconds, a.size, tuple(a.momentum),
+                         tuple(a.flow_weight), a.alpha, Path(a.json_out) if a.json_out else None,
+                         RuntimeOptions(a.decoder, "torch", a.device, "auto"))
+
+
+def stylize_all(smoother: TemporalSmoother, frames: list[np.ndarray], mean, std, alpha, batch=4):
+    smoother.reset()
+    out = []
+    for i in range(0, len(frames), batch):
+        out.extend(smoother.process_batch(np.stack(frames[i:i + batch]), mean, std, alpha))
+    return out
+
+
+def blend_all(frames, stylized, weight):
+    blend = FlowBlending(weight)
+    return [blend(c, s) for c, s in zip(frames, stylized)]
+
+
+def measure(encoder, style_rgb, frames, stylized) -> dict:
+    warp, loss = WarpingError(), StyleLoss(encoder, style_rgb)
+    for i, (c, s) in enumerate(zip(frames, stylized)):
+        warp.add(c, s)
+        if i % 2 == 0:            # every other frame: the loss is an average, halves the encoder work
+            loss.add(c[None], s[None])
+    w = warp.result()
+    return {"warping_error": w["warping_error"], "reliable_pixels": w["reliable_pixels"], **loss.result()}
+
+
+def run(opts: ReportOptions) -> dict:
+    info = probe(opts.video)
+    size = output_size(info, opts.size)
+    frames = [f.bgr for f in read_frames(info, size, 0, opts.seconds, audio=False) if isinstance(f, Frame)]
+    session = open_session(opts.runtime, quiet=True)
+    style = session.library.resolve(str(opts.style))[0]
+    style_rgb = resize_longer(read_image(opts.style), session.library.config.style_size)
+    encoder = session.library.encoder
+    backend = session.backend
+    t0 = time.perf_counter()
+    per_frame = stylize_all(TemporalSmoother(backend), frames, style.mean, style.std, opts.alpha)
+    seconds_per_frame = (time.perf_counter() - t0) / len(frames)
+    print(f"{len(frames)} frames at {size[0]}×{size[1]}: per-frame stylization {seconds_per_frame:.2f} s/frame; "
+          f"now the cures, then the measures", file=sys.stderr)
+    variants = {"per-frame": per_frame}
+    for m in opts.momenta:
+        sm = TemporalSmoother(backend, SmoothOptions("stats", stats_momentum=m))
+        variants[f"stats (momentum {m:g})"] = stats = stylize_all(sm, frames, style.mean, style.std, opts.alpha)
+        for w in opts.flow_weights:
+            variants[f"both (momentum {m:g}, weight {w:g})"] = blend_all(frames, stats, w)
+    for w in opts.flow_weights:
+        variants[f"flow (weight {w:g})"] = blend_all(frames, per_frame, w)
+    rows = {}
+    for name, out in variants.items():
+        rows[name] = measure(encoder, style_rgb, frames, out)
+        print(f"measured {name}: warping error {rows[name]['warping_error']:.4g}", file=sys.stderr)
+    base = rows["per-frame"]
+    for r in rows.values():
+        r["warping_error_change"] = r["warping_error"] / base["warping_error"] - 1
+        r["style_loss_change"] = r["style_loss"] / base["style_loss"] - 1
+        r["meets_target"] = r["warping_error_change"] <= -0.40 and r["style_loss_change"] <= 0.10
+    from .flow import FLOW_METHOD
+    from .loading import decoder_meta
+    decoder = opts.runtime.decoder or "assets/decoder.pt"
+    return {"video": str(opts.video), "style": str(opts.style), "frames": len(frames),
+            "size": f"{size[0]}x{size[1]}", "seconds": opts.seconds, "alpha": opts.alpha,
+            "decoder": decoder, "decoder_meta": decoder_meta(opts.runtime.decoder) if opts.runtime.decoder else {},
+            "flow": FLOW_METHOD, "backend": backend.describe(),
+            "per_frame_seconds": round(seconds_per_frame, 3), "variants": rows}
+
+
+def table(report: dict) -> str:
+    lines = [f"{report['video']} — first {report['frames']} frames at {report['size']}, style "
+             f"{Path(report['style']).name}, decoder {report['decoder']}",
+             f"warping error: {report['flow']}; style loss: mean/std at relu1_1–relu4_1",
+             "", f"{'variant':<34} {'warp err':>10} {'Δ':>7} {'style loss':>11} {'Δ':>7} {'content':>9}  target"]
+    for name, r in report["variants"].items():
+        lines.append(f"{name:<34} {r['warping_error']:>10.3g} {100 * r['warping_error_change']:>+6.1f}% "
+                     f"{r['style_loss']:>11.4g} {100 * r['style_loss_change']:>+6.1f}% {r['content_loss']:>9.4g}  "
+                     f"{'yes' if r['meets_target'] else 'no'}")
+    return "\n".join(lines)
+
+
+def main(argv=None) -> int:
+    try:
+        opts = parse(argv)
+        if opts.json_out:
+            check_output_file(opts.json_out, [opts.video], overwrite=True)
+        report = run(opts)
+    except UserError as e:
+        print(f"stylecam: {e}", file=sys.stderr)
+        return 2
+    print(table(report), file=sys.stderr)
+    text = json.dumps(report, indent=2)
+    print(text)
+    if opts.json_out:
+        with atomic_output(opts.json_out) as tmp:
+            tmp.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    cv2.setNumThreads(2)
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""The live loop: newest camera frame -> stylize -> show / record / virtual camera, keys in between.
+
+Threads: the capture thread (newest frame only), the style-statistics worker,
+and this loop on the main thread, which owns the window, the keys and every
+output. Whatever ends the loop (q, the window closed, the camera gone,
+--max-frames, Ctrl-C, an error), ``close`` finalizes a recording in progress.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import statistics
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+import cv2
+import numpy as np
+
+from ..adain import blend_stats
+from ..backends import keep_content_colors
+from ..errors import UserError
+from ..images import resize_longer
+from ..options import RuntimeOptions, StyleOptions
+from ..session import open_session
+from ..smoothing import SmoothOptions, TemporalSmoother
+from . import keys as K
+from .capture import Capture, Frame, open_source
+from .hud import HudInfo, draw_help, draw_hud, draw_status, for_display, split_view
+from .outputs import Outputs
+from .styleslots import StyleSlots
+from .window import Window
+
+MESSAGE_S = 4.0          # how long a HUD message stays
+PROGRESS_EVERY_S = 2.0   # headless progress lines on stderr
+PAUSED_TICK_S = 1 / 30   # loop rate while paused (no new frames to wait for)
+
+
+@dataclass(frozen=True)
+class LiveOptions:
+    camera: str                               # device index, video file or URL
+    camera_size: tuple[int, int] | None       # requested capture size (cameras only)
+    once: bool                                # a file source stops at its end instead of looping
+    size: int                                 # processing size: longer side in pixels (0: camera's)
+    window: bool
+    max_frames: int | None
+    keys: tuple[tuple[int, str], ...]         # scripted (frame, key) presses
+    out_dir: Path                             # screenshots and recordings
+    smooth: SmoothOptions                     # temporal smoothing, shared with `stylecam video`
+    style: StyleOptions
+    runtime: RuntimeOptions
+
+
+@dataclass
+class LiveSummary:
+    frames: int = 0
+    seconds: float = 0.0
+    dropped: int = 0                          # camera frames never shown (newer ones replaced them)
+    recordings: list[Path] = field(default_factory=list)
+    screenshots: list[Path] = field(default_factory=list)
+    intervals: deque = field(default_factory=lambda: deque(maxlen=5000))   # s between shown frames
+    latencies: deque = field(default_factory=lambda: deque(maxlen=5000))   # s capture -> shown
+    exit_code: int = 0
+
+    def median_fps(self) -> float:
+        return 1 / statistics.median(self.intervals) if self.intervals else 0.0
+
+    def median_latency_ms(self) -> float:
+        return 1000 * statistics.median(self.latencies) if self.latencies else 0.0
+
+    def describe(self) -> str:
+        return (f"{self.frames} frames in {self.seconds:.1f} s: median {self.median_fps():.2f} fps, "
+                f"median latency {self.median_latency_ms():.0f} ms, {self.dropped} camera frames dropped")
+
+
+class LiveLoop:
+    def __init__(self, opts: LiveOptions, backend, slots: StyleSlots, capture: Capture, window=None,
+                 on_frame: Callable[["LiveLoop"], None] | None = None):
+        """on_frame: called after each shown frame (tests and benchmarks look at the loop there)."""
+        self.opts = opts
+        self.backend = backend
+        self.smoother = TemporalSmoother(backend, opts.smooth)
+        self.slots = slots
+        self.capture = capture
+        self.window = window
+        self.on_frame = on_frame
+        self.state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None)
+        self.active = slots.wait(0)             # the style on screen; kept while another loads or fails
+        self.active_index = 0
+        self.frame: Frame | None = None          # the camera frame on screen, and what was made of it:
+        self.view: np.ndarray | None = None     # (h, w, 3) BGR at the processing size, without overlays
+        self.style_label = ""
+        self.processed_size = (0, 0)            # (width, height) of the stylized frames
+        self.summary = LiveSummary()
+        self._script: dict[int, list[str]] = {}
+        for frame, key in opts.keys:
+            self._script.setdefault(frame, []).append(key)
+        self._message, self._message_until = "", 0.0
+        self.outputs = Outputs(opts.out_dir, capture.info.fps, self._say)
+        self.summary.recordings, self.summary.screenshots = self.outputs.recordings, self.outputs.screenshots
+        self._reported_failures: set[int] = set()
+        self._fps_window: deque = deque(maxlen=30)     # the HUD's moving-average fps
+        self._last_shown: float | None = None
+        self._last_progress = 0.0
+
+    # -- the loop ---------------------------------------------------------------------
+    def run(self) -> LiveSummary:
+        t_start = self._last_progress = time.perf_counter()
+        frame: Frame | None = None
+        view, rendered_as = None, None
+        while not (self.opts.max_frames and self.summary.frames >= self.opts.max_frames):
+            for key in self._script.get(self.summary.frames, ()):     # scripted: before frame N is shown
+                self.handle(key)
+            if self.state.quit:
+                break
+            fresh = not self.state.paused or frame is None
+            if fresh:
+                frame = self._next_frame(frame)
+                if frame is None:
+                    break
+            label, mean, std = self._styles()
+            render_as = (label, self.state.alpha, self.state.keep_colors, self.state.split, self.state.mirror)
+            if render_as != rendered_as:
+                self.smoother.reset()                  # no blending of the old look into the new one
+            if fresh or render_as != rendered_as:      # while paused, re-render only on a change
+                view, rendered_as = self._render(frame.image, mean, std), render_as
+            self.frame, self.view, self.style_label = frame, view, label
+            shown_at = self._count_shown(frame.captured_at if fresh else None)
+            self._show(view, shown_at, label)
+            if self.on_frame:
+                self.on_frame(self)
+            if not self._between_frames():
+                break
+        self.summary.seconds = time.perf_counter() - t_start
+        return self.summary
+
+    def _next_frame(self, previous: Frame | None) -> Frame | None:
+        """The newest camera frame after ``previous``; None (and a message) when the source is gone."""
+        newest = self.capture.newest(after=previous.index if previous else -1)
+        if newest is None:
+            self._source_gone()
+            return None
+        if previous is not None:
+            self.summary.dropped += newest.index - previous.index - 1
+        return newest
+
+    def _count_shown(self, captured_at: float | None) -> float:
+        """Frame counter, fps and latency bookkeeping; returns the time the frame counts as shown."""
+        shown_at = time.perf_counter()
+        if self._last_shown is not None:
+            self.summary.intervals.append(shown_at - self._last_shown)
+            self._fps_window.append(shown_at - self._last_shown)
+        self._last_shown = shown_at
+        if captured_at is not None:               # a paused, repeated frame has no new latency
+            self.summary.latencies.append(shown_at - captured_at)
+        self.summary.frames += 1
+        return shown_at
+
+    def _between_frames(self) -> bool:
+        """Window keys (or a short sleep while paused headless) and progress; False to stop."""
+        if self.window is not None:
+            key = self.window.poll(round(PAUSED_TICK_S * 1000) if self.state.paused else 1)
+            if key:
+                self.handle(key)
+            if self.window.closed():
+                print("stylecam: window closed", file=sys.stderr)
+                return False
+        elif self.state.paused:
+            time.sleep(PAUSED_TICK_S)
+        now = time.perf_counter()
+        if self.window is None and now - self._last_progress >= PROGRESS_EVERY_S:
+            self._progress(self.summary.frames)
+            self._last_progress = now
+        return True
+
+    # -- keys -------------------------------------------------------------------------
+    def handle(self, key: str) -> None:
+        self.state, action = K.press(self.state, key, len(self.slots))
+        if action == K.SCREENSHOT:
+            self.outputs.want_shot = True
+        elif action == K.RECORD:
+            self.outputs.want_record = not self.outputs.want_record
+        elif action == K.VIRTUALCAM:
+            self.outputs.want_vcam = not self.outputs.want_vcam
+
+    # -- styles -----------------------------------------------------------------------
+    def _styles(self):
+        """(label, mean, std) to apply now; the previous style stays while the chosen one is not ready."""
+        i = self.state.style
+        error = self.slots.error(i)
+        if error is not None:
+            if i not in self._reported_failures:
+                self._reported_failures.add(i)
+                self._say(f"style {self.slots.names[i]} failed: {error}; keeping {self.active.name}")
+        elif (style := self.slots.get(i)) is not None:
+            self.active, self.active_index = style, i
+        label, mean, std = self.active.name, self.active.mean, self.active.std
+        if self.state.blend and len(self.slots) > 1:
+            j = (self.active_index + 1) % len(self.slots)
+            partner = self.slots.get(j) if self.slots.error(j) is None else None
+            if partner is not None:
+                mean, std = blend_stats([mean, partner.mean], [std, partner.std])
+                label = f"{self.active.name} + {partner.name}"
+        return label, mean, std
+
+    def _style_label(self, label: str) -> str:
+        i = self.state.style
+        if self.slots.get(i) is None and self.slots.error(i) is None:
+            return f"{label}  (loading {self.slots.names[i]}...)"
+        return f"{label}  ({self.active_index + 1}/{len(self.slots)})"
+
+    # -- one frame ----------------------------------------------------------------------
+    def _render(self, image: np.ndarray, mean, std) -> np.ndarray:
+        """Camera frame (H, W, 3) BGR -> the clean output view at the processing size."""
+        small = resize_longer(image, self.opts.size)
+        if self.state.mirror:
+            small = cv2.flip(small, 1)
+        out = self.smoother.process(small, mean, std, self.state.alpha)   # = backend.stylize when --smooth off
+        if self.state.keep_colors:
+            out = keep_content_colors(out, small)
+        self.processed_size = (out.shape[1], out.shape[0])
+        return split_view(small, out) if self.state.split else out
+
+    def _show(self, view: np.ndarray, shown_at: float, label: str) -> None:
+        """Feed the outputs; draw the overlays on a display copy for the window and screenshots."""
+        self.outputs.feed(view, shown_at)
+        if self.window is None and not self.outputs.want_shot:
+            return                       # headless: the overlays are drawn only for screenshots
+        display = for_display(view)
+        if self.state.hud:
+            draw_hud(display, self._hud_info(label))
+        elif self._message_shown():
+            draw_status(display, self._message)
+        if self.state.help:
+            draw_help(display)
+        if self.window is not None:
+            self.window.show(display)
+        if self.outputs.want_shot:
+            self.outputs.screenshot(display)
+
+    def _hud_info(self, label: str) -> HudInfo:
+        fps = len(self._fps_window) / sum(self._fps_window) if self._fps_window else 0.0
+        latency = 1000 * self.summary.latencies[-1] if self.summary.latencies else 0.0
+        flags = self.outputs.flags()
+        for on, name in ((self.state.keep_colors, "colour kept"),
+                         (self.state.split, "split"), (self.state.mirror, "mirror"),
+                         (self.state.paused, "PAUSED")):
+            if on:
+                flags.append(name)
+        return HudInfo(self._style_label(label), self.state.alpha, self.backend.describe(), fps, latency,
+                       tuple(flags), self._message if self._message_shown() else None)
+
+    # -- messages and endings -----------------------------------------------------------
+    def _say(self, text: str, stdout: bool = False) -> None:
+        """HUD message for a few seconds, and the same line printed (paths on stdout, the rest stderr)."""
+        self._message, self._message_until = text, time.perf_counter() + MESSAGE_S
+        print(text if stdout else f"stylecam: {text}", file=sys.stdout if stdout else sys.stderr, flush=True)
+
+    def _message_shown(self) -> bool:
+        return bool(self._message) and time.perf_counter() < self._message_until
+
+    def _source_gone(self) -> None:
+        label = self.capture.info.label
+        if self.capture.ended:
+            print(f"stylecam: end of {label}", file=sys.stderr)
+        else:
+            print(f"stylecam: {label} stopped delivering frames; stopping (no reconnect attempts)",
+                  file=sys.stderr)
+            self.summary.exit_code = 1
+
+    def _progress(self, frames: int) -> None:
+        fps = self.summary.median_fps()
+        line = f"live: {frames} frames  {fps:.1f} fps  latency {self.summary.median_latency_ms():.0f} ms"
+        if self.opts.max_frames and fps > 0:
+            line += f"  {frames}/{self.opts.max_frames}  ETA {(self.opts.max_frames - frames) / fps:.0f} s"
+        print(line, file=sys.stderr, flush=True)
+
+    def close(self) -> None:
+        """Finalize a recording in progress (and the virtual camera); safe on any way out."""
+        self.outputs.close()
+
+
+def check_out_dir(path: Path) -> Path:
+    if not path.is_dir():
+        raise UserError(f"--out-dir {path}: no such folder (screenshots and recordings go there)")
+    if not os.access(path, os.W_OK):
+        raise UserError(f"--out-dir {path}: folder is not writable")
+    return path
+
+
+def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = None) -> LiveSummary:
+    """Open the source, the model and the styles, run the loop, and clean up on every way out."""
+    check_out_dir(opts.out_dir)
+    cap, info = open_source(opts.camera, opts.camera_size)     # a missing camera fails before the model loads
+    with contextlib.ExitStack() as cleanup:
+        cleanup.callback(cap.release)
+        print(info.describe(), file=sys.stderr)
+        window = Window() if opts.window else None      # no display: fail before the model loads
+        if window is not None:
+            cleanup.callback(window.close)
+        session = open_session(opts.runtime)
+        blended = session.styles(opts.style)[0] if opts.style.weights else None
+        slots = StyleSlots(session.library, opts.style, blended)
+        cleanup.callback(slots.close)
+        loop = LiveLoop(opts, session.backend, slots, Capture(cap, info, loop_file=not opts.once), window,
+                        on_frame)
+        loop.capture.start()
+        cleanup.callback(loop.capture.stop)
+        cleanup.callback(loop.close)          # runs first: the recording is finalized before anything else
+        summary = loop.run()
+    print(f"stylecam: {summary.describe()}", file=sys.stderr)
+    return summary

@@ -1,0 +1,194 @@
+"""Offline video: decode (thread) -> batches through the backend -> encode + mux (thread).
+
+The three stages overlap: while the backend works on a batch, the reader
+decodes the next frames and the writer encodes the previous ones.
+"""
+from __future__ import annotations
+
+import queue
+import sys
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from .adain import blend_stats
+from .backends import keep_content_colors
+from .errors import UserError
+from .smoothing import TemporalSmoother
+from .styles import Style
+from .videoio import Frame, Threaded, VideoInfo, VideoWriter, read_frames
+
+
+@dataclass(frozen=True)
+class PipelineSettings:
+    size: tuple[int, int]        # output (width, height)
+    start: float                 # seconds
+    duration: float              # seconds; 0 = to the end
+    batch: int
+    alpha: float
+    preserve_color: bool
+    audio: bool
+    crf: int
+    preset: str
+
+
+class StyleSchedule:
+    """The style of frame i: one style, or a linear morph through several across the clip."""
+
+    def __init__(self, styles: list[Style], total_frames: int):
+        self.styles, self.total = styles, max(1, total_frames)
+
+    @property
+    def morphing(self) -> bool:
+        return len(self.styles) > 1
+
+    def at(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        if not self.morphing:
+            return self.styles[0].mean, self.styles[0].std
+        pos = min(1.0, index / max(1, self.total - 1)) * (len(self.styles) - 1)
+        k = min(int(pos), len(self.styles) - 2)
+        a, b = self.styles[k], self.styles[k + 1]
+        frac = pos - k
+        return blend_stats([a.mean, b.mean], [a.std, b.std], [1 - frac, frac])
+
+
+class Progress:
+    """frames done / total, frames/s, ETA on one refreshed line (a line every few s when not a TTY)."""
+
+    def __init__(self, total: int, stream=None):
+        self.total, self.stream = total, stream or sys.stderr
+        self.t0 = time.perf_counter()
+        self.last = 0.0
+        self.tty = self.stream.isatty()
+
+    def update(self, done: int) -> None:
+        now = time.perf_counter()
+        if now - self.last < (0.5 if self.tty else 5.0) and done < self.total:
+            return
+        self.last = now
+        fps = done / max(now - self.t0, 1e-9)
+        total = max(self.total, done)
+        eta = (total - done) / fps if fps > 0 else float("inf")
+        line = f"frame {done}/{total}  {100 * done / total:5.1f}%  {fps:.2f} frames/s  ETA {_clock(eta)}"
+        print(("\r" + line + "  ") if self.tty else line, end="" if self.tty else "\n",
+              file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.tty:
+            print(file=self.stream)
+
+    @property
+    def elapsed(self) -> float:
+        return time.perf_counter() - self.t0
+
+
+def _clock(seconds: float) -> str:
+    if seconds == float("inf"):
+        return "--:--"
+    m, s = divmod(int(seconds + 0.5), 60)
+    return f"{m // 60}:{m % 60:02d}:{s:02d}" if m >= 60 else f"{m:02d}:{s:02d}"
+
+
+class _WriterThread:
+    """Encodes and muxes in its own thread; ``put`` re-raises the thread's error."""
+
+    def __init__(self, writer: VideoWriter):
+        self.writer = writer
+        self.q: queue.Queue = queue.Queue(maxsize=16)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, daemon=True)
+        self.thread.start()
+
+    def _run(self):
+        try:
+            while (item := self.q.get()) is not None:
+                if isinstance(item, tuple):
+                    self.writer.write_frame(*item)
+                else:
+                    self.writer.write_audio(item)
+        except BaseException as e:
+            self.error = e
+            while self.q.get() is not None:   # drain so the producer never blocks
+                pass
+
+    def put(self, item) -> None:
+        if self.error is not None:
+            raise self.error
+        self.q.put(item)
+
+    def finish(self) -> None:
+        self.q.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def stylize_video(info: VideoInfo, tmp_out: Path, out_name: str, settings: PipelineSettings,
+                  smoother: TemporalSmoother, schedule: StyleSchedule, progress: Progress,
+                  on_frame: Callable[[int], None] | None = None) -> int:
+    """Write the stylized video to ``tmp_out``; returns the number of frames written."""
+    writer = VideoWriter(tmp_out, out_name, info, settings.size, settings.crf, settings.preset)
+    reader = Threaded(lambda stop: read_frames(info, settings.size, settings.start, settings.duration,
+                                               settings.audio, stop), ahead=2 * settings.batch + 8)
+    sink = _WriterThread(writer)
+    done = 0
+    batch: list[Frame] = []
+
+    def flush():
+        nonlocal done
+        frames = np.stack([f.bgr for f in batch])                        # (N, H, W, 3) BGR
+        if schedule.morphing:     # one call per frame: each has its own statistics
+            out = np.stack([smoother.process(f.bgr, *schedule.at(f.index), settings.alpha) for f in batch])
+        else:
+            out = smoother.process_batch(frames, *schedule.at(0), settings.alpha)
+        if settings.preserve_color:
+            out = keep_content_colors(out, frames)
+        for f, img in zip(batch, out):
+            sink.put((img, f.pts))
+        done += len(batch)
+        batch.clear()
+        progress.update(done)
+        if on_frame is not None:
+            on_frame(done)
+
+    try:
+        try:
+            for item in reader:
+                if isinstance(item, Frame):
+                    batch.append(item)
+                    if len(batch) >= settings.batch:
+                        flush()
+                else:
+                    sink.put(item)            # an audio packet
+            if batch:
+                flush()
+        finally:
+            progress.close()
+        sink.finish()
+        writer.close()
+        reader.close()          # only now: the audio packets refer to the input's streams
+    except BaseException as e:
+        reader.close()
+        if sink.thread.is_alive():
+            sink.q.put(None)
+            sink.thread.join(timeout=10)
+        writer.abort()
+        if isinstance(e, UserError):
+            raise
+        if isinstance(e, KeyboardInterrupt):
+            raise _Stopped(done) from None
+        raise UserError(f"failed after {done} frames: {type(e).__name__}: {e}") from None
+    return done
+
+
+class _Stopped(KeyboardInterrupt):
+    """Ctrl-C, with how far the work got."""
+
+    def __init__(self, frames_done: int):
+        super().__init__(frames_done)
+        self.frames_done = frames_done

@@ -1,0 +1,55 @@
+"""Small synthetic clips written with PyAV for the video and flicker tests."""
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+import numpy as np
+
+
+def moving_pattern(i: int, h: int, w: int) -> np.ndarray:
+    """(H, W, 3) uint8 BGR: a gradient background and a square that moves 2 px per frame."""
+    y, x = np.mgrid[0:h, 0:w]
+    img = np.stack([(x * 255 // max(1, w - 1)), (y * 255 // max(1, h - 1)), np.full_like(x, 120)], -1)
+    img = img.astype(np.uint8)
+    s = max(4, min(h, w) // 4)
+    x0 = (5 + 2 * i) % max(1, w - s)
+    img[h // 3:h // 3 + s, x0:x0 + s] = (40, 200, 250)
+    return img
+
+
+def make_clip(path, w: int = 64, h: int = 48, frames: int = 20, fps: int = 10, audio: str | None = "aac",
+              rate: int = 8000, rotation: int | None = None, vcodec: str = "libx264") -> None:
+    """Write a clip: ``frames`` frames of a moving pattern, and a 440 Hz sine of the same length."""
+    with av.open(str(path), "w") as out:
+        vs = out.add_stream(vcodec, rate=fps)
+        vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
+        if rotation is not None:
+            vs.set_display_rotation(rotation)
+        ast = None
+        if audio:
+            ast = out.add_stream(audio, rate=rate)
+            ast.layout = "mono"
+        for i in range(frames):
+            f = av.VideoFrame.from_ndarray(moving_pattern(i, h, w), format="bgr24")
+            f.pts = i
+            f.time_base = Fraction(1, fps)
+            for p in vs.encode(f):
+                out.mux(p)
+        for p in vs.encode(None):
+            out.mux(p)
+        if ast is not None:
+            n = rate * frames // fps
+            t = np.arange(n) / rate
+            pcm = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
+            step = 1024
+            for k in range(0, n, step):
+                chunk = pcm[k:k + step][None]
+                af = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
+                af.sample_rate = rate
+                af.pts = k
+                af.time_base = Fraction(1, rate)
+                for p in ast.encode(af):
+                    out.mux(p)
+            for p in ast.encode(None):
+                out.mux(p)

@@ -1,0 +1,179 @@
+"""Every available backend through the one interface, and the registry's choices and messages."""
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import synthetic_rgb
+from stylecam.backends import NAMES, create
+from stylecam.errors import UserError
+from stylecam.images import to_tensor
+
+HAS_ORT = importlib.util.find_spec("onnxruntime") is not None
+HAS_TRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
+AVAILABLE = ["torch"] + (["onnxruntime"] if HAS_ORT else []) + (["tensorrt"] if HAS_TRT else [])
+
+
+def _bgr(h, w, seed=0):
+    return np.ascontiguousarray(synthetic_rgb(h, w, seed)[..., ::-1])
+
+
+@pytest.fixture(scope="module")
+def style(lively_model):
+    mean, std = lively_model.style_stats(to_tensor(synthetic_rgb(64, 64, seed=3)[::-1].copy()))
+    return mean[0], std[0]
+
+
+@pytest.fixture(scope="module")
+def onnx_path(lively_model, tmp_path_factory):
+    if not HAS_ORT:
+        return None
+    from export.convert import torch2onnx
+    return str(torch2onnx(lively_model, tmp_path_factory.mktemp("g") / "frame.onnx"))
+
+
+@pytest.fixture(scope="module", params=AVAILABLE)
+def backend(request, lively_model, onnx_path):
+    import copy
+    onnx = onnx_path if request.param in ("onnxruntime", "tensorrt") else None
+    return create(request.param, copy.deepcopy(lively_model), "auto", "auto", onnx=onnx).backend
+
+
+def test_single_frame_keeps_shape_and_type(backend, style):
+    frame = _bgr(40, 56)
+    out = backend.stylize(frame, *style, 1.0)
+    assert out.shape == frame.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - frame).mean() > 5       # it did something
+    assert backend.name in backend.describe()
+
+
+def test_batch_equals_frame_by_frame(backend, style):
+    frames = np.stack([_bgr(32, 48, seed=s) for s in range(3)])
+    batch = backend.stylize(frames, *style, 0.7)
+    single = np.stack([backend.stylize(f, *style, 0.7) for f in frames])
+    assert batch.shape == frames.shape
+    assert np.abs(batch.astype(int) - single).max() <= 1
+
+
+def test_sizes_that_are_not_multiples_of_8(backend, style):
+    for h, w in [(17, 23), (45, 61)]:
+        assert backend.stylize(_bgr(h, w), *style).shape == (h, w, 3)
+
+
+def test_alpha_changes_the_result(backend, style):
+    frame = _bgr(32, 32)
+    full, none = backend.stylize(frame, *style, 1.0), backend.stylize(frame, *style, 0.0)
+    assert np.abs(full.astype(int) - none).mean() > 1
+
+
+def test_backends_agree(lively_model, style, onnx_path):
+    """All available backends give the same picture (FP32 paths: within one level)."""
+    import copy
+    onnx = onnx_path
+    frame = _bgr(45, 61, seed=9)
+    outs = {n: create(n, copy.deepcopy(lively_model), "cpu", "fp32", onnx=onnx).backend.stylize(frame, *style)
+            for n in AVAILABLE if n != "tensorrt"}
+    ref = outs.pop("torch")
+    for name, out in outs.items():
+        assert np.abs(out.astype(int) - ref).max() <= 1, name
+
+
+def test_unknown_backend_is_one_clear_error(model):
+    with pytest.raises(UserError, match="unknown backend 'tensorflow'; choose one of: auto, torch"):
+        create("tensorflow", model)
+    assert NAMES == ("auto", "torch", "onnxruntime", "tensorrt")
+
+
+@pytest.mark.skipif(HAS_TRT, reason="TensorRT is installed here")
+def test_tensorrt_absent_says_how_to_install(model):
+    with pytest.raises(UserError, match="pip install tensorrt"):
+        create("tensorrt", model, "auto", "auto")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="CUDA is available here")
+def test_cuda_requests_without_cuda_are_refused(model):
+    with pytest.raises(UserError, match="CUDA is not available"):
+        create("torch", model, "cuda", "fp16")
+    with pytest.raises(UserError, match="needs CUDA"):
+        create("torch", model, "cpu", "fp16")
+
+
+@pytest.mark.skipif(not HAS_ORT or torch.cuda.is_available(), reason="checks the CPU-only choice")
+def test_auto_on_cpu_picks_onnxruntime_exports_once_and_says_why(model, capsys):
+    from stylecam.paths import user_cache_dir
+    choice = create("auto", model, "auto", "auto")
+    assert choice.backend.name == "onnxruntime"
+    report = choice.report()
+    assert report.startswith("backend: onnxruntime on CPU fp32")
+    assert "not used: tensorrt:" in report and "not used: torch on CUDA" in report
+    assert "not used: torch on CPU: slower here than onnxruntime" in report
+    assert "backend: exporting the network to ONNX once" in capsys.readouterr().err
+    cached = list((user_cache_dir() / "onnx").glob("*.onnx"))
+    assert len(cached) == 1
+    create("auto", model, "cpu", "auto")                        # second time: from the cache
+    assert "exporting" not in capsys.readouterr().err
+
+
+@pytest.mark.skipif(not HAS_ORT, reason="needs onnxruntime")
+def test_onnxruntime_refuses_a_foreign_graph(model, tmp_path):
+    bad = tmp_path / "x.onnx"
+    bad.write_text("hello")
+    with pytest.raises(UserError, match="not an ONNX file"):
+        create("onnxruntime", model, "cpu", "fp32", onnx=str(bad))
+
+
+@pytest.mark.skipif(not HAS_ORT, reason="needs onnxruntime")
+def test_onnxruntime_refuses_frames_smaller_than_16(backend, style):
+    if backend.name != "onnxruntime":
+        pytest.skip("padding check of the graph backends")
+    with pytest.raises(UserError, match="too small"):
+        backend.stylize(_bgr(12, 40), *style)
+
+
+def test_runtime_options_carry_onnx_and_engine():
+    from stylecam.options import add_runtime_arguments, parser, runtime_options
+    p = parser("t", "t", "")
+    add_runtime_arguments(p)
+    rt = runtime_options(p.parse_args(["--backend", "onnxruntime", "--onnx", "a.onnx", "--engine", "b.engine"]))
+    assert (rt.backend, rt.onnx, rt.engine) == ("onnxruntime", "a.onnx", "b.engine")
+
+
+def test_bench_command_writes_json_and_table(tmp_path, capsys):
+    from stylecam.cli import main
+    out = tmp_path / "bench.json"
+    rc = main(["bench", "--backends", "torch", "--sizes", "32x24", "--batches", "1,2", "--repeats", "1",
+               "--warmup", "0", "--random-decoder", "--device", "cpu", "--json", str(out)])
+    assert rc == 0
+    report = json.loads(out.read_text())
+    assert report["machine"]["cores"] >= 1 and report["machine"]["torch"] == torch.__version__
+    (row,) = report["results"]
+    assert row["size"] == "32x24" and set(row["batches"]) == {"1", "2"} and row["best_fps"] > 0
+    assert report["style_switch"]["memory_cached_ms"] < report["style_switch"]["new_image_ms"]
+    assert "batch 1 fps" in capsys.readouterr().out
+
+
+def test_bench_bad_options_are_one_line(capsys):
+    from stylecam.cli import main
+    assert main(["bench", "--sizes", "big"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("stylecam: --sizes big") and len(err.splitlines()) == 1
+    assert main(["bench", "--backends", "tensorflow"]) == 2
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_fp16_graphs_match_fp32(lively_model, style):
+    import copy
+
+    from stylecam.backends.torch_backend import TorchBackend
+    frame = _bgr(72, 128)
+    ref = TorchBackend(copy.deepcopy(lively_model), torch.device("cpu")).stylize(frame, *style)
+    fast = TorchBackend(copy.deepcopy(lively_model), torch.device("cuda"), torch.float16, cuda_graphs=True)
+    for _ in range(2):                                   # capture, then replay
+        out = fast.stylize(frame, *style)
+    d = np.abs(out.astype(int) - ref)
+    assert d.max() <= 8 and d.mean() <= 0.5

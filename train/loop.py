@@ -1,0 +1,260 @@
+"""The training loop: one Trainer owns the networks, the optimizer, the data and the clock."""
+from __future__ import annotations
+
+import contextlib
+import math
+import platform
+import time
+from datetime import datetime, timezone
+
+import torch
+
+from stylecam.errors import UserError
+from stylecam.images import write_image
+from stylecam.loading import decoder_meta, save_decoder
+from stylecam.sheet import contact_sheet
+from stylecam.vgg import load_encoder
+
+from . import distributed
+from .batches import CachedBatches, LiveBatches
+from .checkpoint import init_decoder, load_checkpoint, restore, save_checkpoint
+from .config import TrainConfig
+from .data import load_pool, read_named
+from .evaluate import prepare, score_pairs, summarize
+from .losses import LossTerms, decoder_loss
+from .progress import LAYERS, Progress
+
+
+def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
+    if precision == "auto":
+        precision = "bf16" if device.type == "cuda" else "fp32"
+    return {"fp32": None, "bf16": torch.bfloat16}[precision]   # fp16 would need loss scaling
+
+
+def cpu_model() -> str:
+    try:
+        for line in open("/proc/cpuinfo"):
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def device_name(device: torch.device) -> str:
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"{cpu_model()} CPU, {torch.get_num_threads()} threads"
+
+
+class Trainer:
+    def __init__(self, cfg: TrainConfig, log=print):
+        self.cfg, self.log = cfg, log
+        self.info, self.device = distributed.setup(cfg.device)
+        self._check_out()
+        if self.info.main:
+            cfg.out.mkdir(parents=True, exist_ok=True)
+        if self.device.type == "cuda":
+            torch.backends.cudnn.benchmark = True      # fixed crop size: autotune once
+        self.amp_dtype = autocast_dtype(cfg.precision, self.device)
+        channels_last = cfg.channels_last if cfg.channels_last is not None else self.device.type == "cuda"
+        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+
+        torch.manual_seed(cfg.seed)                     # decoder initialization
+        self.encoder = load_encoder(cfg.weights).to(self.device, memory_format=self.memory_format)
+        self.decoder = init_decoder(cfg.init_from).to(self.device, memory_format=self.memory_format)
+        # fused Adam: one kernel for all parameters instead of a few per tensor on the GPU
+        self.optimizer = torch.optim.Adam(self.decoder.parameters(), lr=cfg.lr,
+                                          fused=True if self.device.type == "cuda" else None)
+        self.generator = torch.Generator(self.device)
+        self.generator.manual_seed(cfg.seed + 1000 * self.info.rank)
+        self.iteration, self.image_steps, self.prior_seconds = 0, 0, 0.0
+        if cfg.resume:
+            state = load_checkpoint(cfg.resume)
+            self.iteration, self.image_steps, self.prior_seconds = restore(
+                state, self.decoder, self.optimizer, self.generator, log)
+            if self.info.rank:         # each process keeps its own stream of crops
+                self.generator.manual_seed(cfg.seed + 1000 * self.info.rank + self.iteration)
+
+        self.content = load_pool(cfg.content, "--content", cfg.short_side, cfg.crop, self.device, log)
+        self.style = load_pool(cfg.style, "--style", cfg.short_side, cfg.crop, self.device, log)
+        if cfg.cache_features:
+            # its own generator: a resumed run rebuilds exactly the same pool
+            cache_rng = torch.Generator(self.device)
+            cache_rng.manual_seed(cfg.seed + 7919 + self.info.rank)
+            self.batches = CachedBatches(self.encoder, self.content, self.style, cfg.crop, cfg.scale_jitter,
+                                         cache_rng, cfg.cache_pool, log)
+            self.batches.generator = self.generator
+        else:
+            self.batches = LiveBatches(self.encoder, self.content, self.style, cfg.crop, cfg.scale_jitter,
+                                       self.generator, self.memory_format)
+        model = distributed.wrap(self.decoder, self.info, self.device)
+        self.step_decoder = torch.compile(model) if cfg.compile else model
+        self.step_encoder = torch.compile(self.encoder) if cfg.compile else self.encoder
+        self.val = self._load_val() if self.info.main else None
+        self.last_loss: dict = {}
+        self.last_val: dict = {}
+
+    # --- setup helpers -------------------------------------------------------
+    def _check_out(self) -> None:
+        cfg, target = self.cfg, self.cfg.out / "decoder.pt"
+        if cfg.out.exists() and not cfg.out.is_dir():
+            raise UserError(f"--out {cfg.out} is a file; give a folder")
+        if cfg.init_from and cfg.init_from.exists() and target.exists() and cfg.init_from.samefile(target):
+            raise UserError(f"--init-from {cfg.init_from} is the decoder this run writes; choose another --out")
+        if cfg.init_from and not cfg.init_from.is_file():
+            raise UserError(f"--init-from {cfg.init_from}: no such decoder file")
+        if target.exists() and not (cfg.overwrite or cfg.resume):
+            raise UserError(f"{target} already exists; pass --overwrite to replace it (or --resume a checkpoint)")
+
+    def _load_val(self):
+        cfg = self.cfg
+        if cfg.val_content is None:
+            return None
+        photo_names, photos = read_named(cfg.val_content, "--val-content", self.log)
+        style_names, styles = read_named(cfg.val_style, "--val-style", self.log)
+        n = min(cfg.val_pairs, max(len(photos), len(styles)))
+        pairs = [(i % len(photos), i % len(styles)) for i in range(n)]
+        return {"photos": prepare(photos, cfg.val_size), "styles": prepare(styles, cfg.val_style_size),
+                "names": (photo_names, style_names), "pairs": pairs}
+
+    # --- one iteration -------------------------------------------------------
+    def lr_at(self, iteration: int) -> float:
+        return self.cfg.lr / (1.0 + self.cfg.lr_decay * iteration)
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return contextlib.nullcontext()
+        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+
+    def step(self) -> LossTerms:
+        """One optimizer step on a fresh batch; advances the iteration count."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = self.lr_at(self.iteration)
+        with self.autocast():
+            content_feat, style = self.batches.next(self.cfg.batch)
+            terms = decoder_loss(self.step_encoder, self.step_decoder, content_feat, style,
+                                 self.cfg.style_weight, self.memory_format)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms.total.backward()
+        self.optimizer.step()
+        self.iteration += 1
+        self.image_steps += self.cfg.batch * self.info.world
+        return terms
+
+    # --- the loop ------------------------------------------------------------
+    def run(self) -> dict:
+        cfg, log = self.cfg, self.log
+        start_iteration = self.iteration
+        if self.info.main:
+            log(f"training on {device_name(self.device)} ({self.device}), {self.info.world} process(es), "
+                f"precision {self.amp_dtype or 'fp32'}, {'channels_last' if self.memory_format is torch.channels_last else 'NCHW'}, "
+                f"batch {cfg.batch}, crop {cfg.crop} from shorter side {cfg.short_side}, "
+                f"{len(self.content)} content / {len(self.style)} style images, "
+                f"{'feature cache' if cfg.cache_features else 'live encoding'}; from iteration {self.iteration}")
+        progress = Progress(cfg, start_iteration, self.image_steps, log)
+        acc = torch.zeros(1 + len(LAYERS), device=self.device)     # content, style per layer
+        acc_n, next_export = 0, time.monotonic() + cfg.export_every
+        try:
+            while self.iteration < cfg.iterations:
+                terms = self.step()
+                acc += torch.cat([terms.content[None], terms.style])
+                acc_n += 1
+                it = self.iteration
+                at_log = it % cfg.log_every == 0
+                over_time = bool(cfg.minutes) and progress.train_seconds() >= cfg.minutes * 60
+                stop = distributed.any_true(over_time, self.info, self.device) if (at_log or not self.info.active) else False
+                done = stop or it >= cfg.iterations
+                if at_log or done:
+                    self.last_loss = progress.report(it, self.image_steps, (acc / max(acc_n, 1)).tolist(),
+                                                     self.lr_at(it), cfg.style_weight, self.info.main)
+                    acc.zero_()
+                    acc_n = 0
+                    if not math.isfinite(self.last_loss["loss"]):
+                        raise UserError(f"the loss is not finite at iteration {it}: stopping; the decoder "
+                                        f"last written to {cfg.out} (if any) is kept")
+                if not self.info.main:
+                    if done:
+                        break
+                    continue
+                with progress.paused():
+                    if self.val and (it % cfg.val_every == 0 or done):
+                        self.validate()
+                    if cfg.checkpoint and (it % cfg.checkpoint_every == 0 or done):
+                        self.save_checkpoint(progress)
+                    if time.monotonic() >= next_export or done:
+                        self.export(progress)
+                        next_export = time.monotonic() + cfg.export_every
+                if done:
+                    break
+        except KeyboardInterrupt:
+            if self.info.main:
+                log("interrupted: writing the decoder as it is")
+                self.export(progress)
+            raise
+        return self.summary(progress)
+
+    # --- outputs -------------------------------------------------------------
+    @torch.no_grad()
+    def validate(self) -> dict:
+        v = self.val
+        self.decoder.eval()
+        rows, outputs = score_pairs(self.encoder, self.decoder, v["photos"], v["styles"], v["pairs"], self.device)
+        self.decoder.train()
+        self.last_val = {**summarize(rows), "pairs": len(rows), "iteration": self.iteration}
+        m = self.last_val
+        self.log(f"val @ {self.iteration}: content {m['content_loss']:.4f}  style {m['style_loss']:.4f}  "
+                 f"(photo {m['style_loss_photo']:.4f}, ratio {m['style_ratio']:.3f})")
+        photo_names, style_names = v["names"]
+        grid_rows = [[v["photos"][i], v["styles"][j], outputs[(i, j)]] for i, j in v["pairs"]]
+        labels = [f"{photo_names[i]} x {style_names[j]}" for i, j in v["pairs"]]
+        write_image(self.cfg.out / "val_samples.png",
+                    contact_sheet(grid_rows, ["photo", "style", f"output @ {self.iteration}"], labels,
+                                  self.cfg.sheet_cell))
+        return self.last_val
+
+    def save_checkpoint(self, progress) -> None:
+        save_checkpoint(self.cfg.checkpoint, self.decoder, self.optimizer, self.iteration, self.image_steps,
+                        self.prior_seconds + progress.train_seconds(), self.generator, self.cfg.as_meta())
+
+    def meta(self, progress) -> dict:
+        cfg = self.cfg
+        seconds = self.prior_seconds + progress.train_seconds()
+        return {
+            "iterations": self.iteration,
+            "image_steps": self.image_steps,
+            "trained_on": self.device.type,
+            "device": device_name(self.device),
+            "processes": self.info.world,
+            "precision": str(self.amp_dtype or "fp32").replace("torch.", ""),
+            "channels_last": self.memory_format is torch.channels_last,
+            "images_per_s": round(progress.images_per_s(), 2),
+            "minutes": round(seconds / 60, 2),
+            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "data": {"content": str(cfg.content), "style": str(cfg.style),
+                     "content_images": len(self.content), "style_images": len(self.style),
+                     "val_content": str(cfg.val_content) if cfg.val_content else None,
+                     "val_style": str(cfg.val_style) if cfg.val_style else None},
+            "recipe": {k: getattr(cfg, k) for k in ("batch", "crop", "short_side", "scale_jitter", "lr",
+                                                    "lr_decay", "style_weight", "cache_features", "seed")},
+            "init_from": self._init_meta(),
+            "resumed_from": str(cfg.resume) if cfg.resume else None,
+            "loss": self.last_loss,
+            "val": self.last_val,
+            "encoder": self.encoder.version,
+            "torch": torch.__version__,
+        }
+
+    def _init_meta(self) -> dict | None:
+        """Where a warm start came from, with that decoder's own training figures."""
+        if not self.cfg.init_from:
+            return None
+        prior = decoder_meta(self.cfg.init_from)
+        return {"path": str(self.cfg.init_from),
+                **{k: prior.get(k) for k in ("iterations", "image_steps", "trained_on", "date")}}
+
+    def export(self, progress) -> None:
+        save_decoder(self.decoder, self.cfg.out / "decoder.pt", self.meta(progress))
+
+    def summary(self, progress) -> dict:
+        return {**self.meta(progress), "history": progress.history}

@@ -1,0 +1,111 @@
+"""Training speed probe: images/s of real training steps, fp32 eager vs bf16 autocast + channels_last.
+
+    python -m train.speed --content DIR --style DIR --seconds 20 --json speed.json
+
+Each setting warms up (cuDNN autotuning, allocator) and then times whole
+training steps (data, encoder, decoder, backward, Adam) for --seconds, with a
+device synchronize before and after. Prints JSON; nothing is asserted.
+"""
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import torch
+
+from stylecam.errors import UserError
+
+from .config import TrainConfig
+
+SETTINGS = {   # name -> (precision, channels_last)
+    "fp32": ("fp32", False),
+    "bf16_channels_last": ("bf16", True),
+}
+
+
+def sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def probe(base: TrainConfig, name: str, seconds: float, warmup: int, log) -> dict:
+    from .loop import Trainer
+    precision, channels_last = SETTINGS[name]
+    with tempfile.TemporaryDirectory() as tmp:
+        cfg = replace(base, out=Path(tmp), precision=precision, channels_last=channels_last,
+                      checkpoint=None, val_content=None, val_style=None)
+        trainer = Trainer(cfg, log)
+        dev = trainer.device
+        for _ in range(warmup):
+            trainer.step()
+        sync(dev)
+        if dev.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(dev)
+        t0, steps = time.perf_counter(), 0
+        while time.perf_counter() - t0 < seconds:
+            trainer.step()
+            steps += 1
+            if dev.type == "cuda" and steps % 10 == 0:
+                sync(dev)                  # keep the host from queueing far past the clock
+        sync(dev)
+        dt = time.perf_counter() - t0
+    result = {"images_per_s": round(steps * cfg.batch / dt, 2), "ms_per_step": round(1000 * dt / steps, 2),
+              "steps": steps, "seconds": round(dt, 2)}
+    if dev.type == "cuda":
+        result["peak_memory_gib"] = round(torch.cuda.max_memory_allocated(dev) / 2**30, 2)
+    log(f"speed {name}: {result}")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    from stylecam.options import parser
+    p = parser("python -m train.speed", "Images/s of training steps, fp32 vs bf16 + channels_last.",
+               "  python -m train.speed --content data/train/content --style data/train/style --json speed.json\n")
+    p.add_argument("--content", required=True)
+    p.add_argument("--style", required=True)
+    p.add_argument("--batch", type=int, default=TrainConfig.batch)
+    p.add_argument("--crop", type=int, default=TrainConfig.crop)
+    p.add_argument("--short-side", type=int, default=TrainConfig.short_side)
+    p.add_argument("--seconds", type=float, default=20.0, help="timed seconds per setting (default 20)")
+    p.add_argument("--warmup", type=int, default=15, help="untimed steps first (default 15)")
+    p.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated: {', '.join(SETTINGS)}")
+    p.add_argument("--device", default="auto")
+    p.add_argument("--json", dest="json_out", help="also write the JSON here")
+    args = p.parse_args(argv)
+    log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731  (stdout is the JSON)
+    try:
+        names = [n.strip() for n in args.settings.split(",") if n.strip()]
+        unknown = [n for n in names if n not in SETTINGS]
+        if unknown:
+            raise UserError(f"--settings: unknown {', '.join(unknown)}; choose from {', '.join(SETTINGS)}")
+        base = TrainConfig(content=Path(args.content), style=Path(args.style), out=Path("."),
+                           batch=args.batch, crop=args.crop, short_side=args.short_side, device=args.device)
+        result = {"batch": args.batch, "crop": args.crop, "short_side": args.short_side,
+                  "torch": torch.__version__,
+                  # "fp32" on CUDA runs cuDNN convolutions in TF32 unless this is false
+                  "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}
+        for name in names:
+            result[name] = probe(base, name, args.seconds, args.warmup, log)
+        from .loop import device_name
+        from stylecam.loading import pick_device
+        result["device"] = device_name(pick_device(args.device))
+        if len(names) == 2:
+            result["speedup"] = round(result[names[1]]["images_per_s"] / result[names[0]]["images_per_s"], 2)
+    except UserError as e:
+        print(f"train.speed: {e}", file=sys.stderr)
+        return e.exit_code
+    text = json.dumps(result, indent=2)
+    print(text)
+    if args.json_out:
+        from stylecam.safeio import atomic_output
+        with atomic_output(Path(args.json_out)) as tmp:
+            tmp.write_text(text + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
