@@ -26,7 +26,7 @@ from .options import RuntimeOptions
 from .safeio import atomic_output, check_output_file
 from .session import open_session
 from .smoothing import FlowBlending, SmoothOptions, TemporalSmoother
-from .videoio import Frame, output_size, probe, read_frames
+from .videoio import Frame, VideoWriter, output_size, probe, read_frames
 
 
 @dataclass(frozen=True)
@@ -39,6 +39,7 @@ class ReportOptions:
     flow_weights: tuple[float, ...]
     alpha: float
     json_out: Path | None
+    save: Path | None                 # folder for one video per variant, to look at
     runtime: RuntimeOptions
 
 
@@ -57,10 +58,11 @@ def parse(argv=None) -> ReportOptions:
     p.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
     p.add_argument("--device", default="auto")
     p.add_argument("--json", dest="json_out")
+    p.add_argument("--save", help="folder: also write each variant as a video, to look at")
     a = p.parse_args(argv)
     return ReportOptions(Path(a.video), Path(a.style), a.seconds, a.size, tuple(a.momentum),
                          tuple(a.flow_weight), a.alpha, Path(a.json_out) if a.json_out else None,
-                         RuntimeOptions(a.decoder, "torch", a.device, "auto"))
+                         Path(a.save) if a.save else None, RuntimeOptions(a.decoder, "torch", a.device, "auto"))
 
 
 def stylize_all(smoother: TemporalSmoother, frames: list[np.ndarray], mean, std, alpha, batch=4):
@@ -74,6 +76,18 @@ def stylize_all(smoother: TemporalSmoother, frames: list[np.ndarray], mean, std,
 def blend_all(frames, stylized, weight):
     blend = FlowBlending(weight)
     return [blend(c, s) for c, s in zip(frames, stylized)]
+
+
+def save_variants(folder: Path, info, size, variants: dict) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for name, frames in variants.items():
+        path = folder / ("".join(c if c.isalnum() else "_" for c in name).strip("_") + ".mp4")
+        with atomic_output(path) as tmp:
+            w = VideoWriter(tmp, str(path), info, size, audio=False)
+            for i, f in enumerate(frames):
+                w.write_frame(f, int(round(i / (info.fps * info.time_base))))
+            w.close()
+        print(f"saved {path}", file=sys.stderr)
 
 
 def measure(encoder, style_rgb, frames, stylized) -> dict:
@@ -108,6 +122,8 @@ def run(opts: ReportOptions) -> dict:
             variants[f"both (momentum {m:g}, weight {w:g})"] = blend_all(frames, stats, w)
     for w in opts.flow_weights:
         variants[f"flow (weight {w:g})"] = blend_all(frames, per_frame, w)
+    if opts.save:
+        save_variants(opts.save, info, size, variants)
     rows = {}
     for name, out in variants.items():
         rows[name] = measure(encoder, style_rgb, frames, out)

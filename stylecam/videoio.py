@@ -273,7 +273,7 @@ class VideoWriter:
     Writes to ``path`` directly: callers pass the temporary file of ``safeio.atomic_output``."""
 
     def __init__(self, path: Path, fmt_hint: str, info: VideoInfo, size: tuple[int, int],
-                 crf: int = 18, preset: str = "fast"):
+                 crf: int = 18, preset: str = "fast", audio: bool = True):
         try:
             self.out = av.open(str(path), "w", format=_format_for(fmt_hint))
         except (ValueError, av.FFmpegError) as e:
@@ -291,7 +291,8 @@ class VideoWriter:
         self.audio_map: dict[int, object] = {}    # input stream index -> output stream
         self.transcoded: set[int] = set()
         self.written = 0
-        self._add_audio(info)
+        if audio:
+            self._add_audio(info)
 
     def _add_audio(self, info: VideoInfo):
         with _open(info.path) as c:

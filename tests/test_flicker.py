@@ -145,3 +145,19 @@ def test_flicker_command_prints_json_and_rejects_bad_input(tmp_path, capsys):
     bad.write_bytes(b"\x00" * 100)
     assert main(["flicker", str(src), str(bad)]) == 2
     assert capsys.readouterr().err.startswith("stylecam: ")
+
+
+def test_flicker_report_runs_every_variant(tmp_path, random_decoder, style_image, capsys):
+    from stylecam.flicker_report import main as report
+    src = tmp_path / "in.mp4"
+    make_clip(src, 32, 32, frames=3, fps=10, audio=None)
+    out = tmp_path / "report.json"
+    assert report([str(src), "-s", str(style_image), "--decoder", str(random_decoder), "--size", "32",
+                   "--flow-weight", "0.5", "0.8", "--json", str(out), "--save", str(tmp_path / "v")]) == 0
+    rows = json.loads(out.read_text())["variants"]
+    assert set(rows) == {"per-frame", "stats (momentum 0.9)", "flow (weight 0.5)", "flow (weight 0.8)",
+                         "both (momentum 0.9, weight 0.5)", "both (momentum 0.9, weight 0.8)"}
+    assert rows["per-frame"]["warping_error_change"] == 0
+    assert all(r["style_loss"] > 0 and r["warping_error"] >= 0 for r in rows.values())
+    assert len(list((tmp_path / "v").glob("*.mp4"))) == 6
+    assert "warp err" in capsys.readouterr().err
