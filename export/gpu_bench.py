@@ -94,6 +94,8 @@ def _variants():
     """name -> (dtype, channels_last, cuda_graphs, tf32)."""
     v = {"fp32_eager": (torch.float32, False, False, True),
          "fp32_eager_no_tf32": (torch.float32, False, False, False),
+         "fp16_eager": (torch.float16, False, False, True),
+         "fp16_graphs": (torch.float16, False, True, True),
          "fp16_channels_last": (torch.float16, True, False, True),
          "fp16_channels_last_graphs": (torch.float16, True, True, True),
          "bf16_channels_last_graphs": (torch.bfloat16, True, True, True)}
@@ -121,7 +123,7 @@ def step_speed(out: Path) -> dict:
             if backend.cuda_graphs:
                 with torch.inference_mode():
                     g = backend._graph_for(tuple(x.shape))
-                g.run(x, m, s, a)
+                    g.run(x, m, s, a)
                 fn = g.graph.replay
             else:
                 def fn(x=x):

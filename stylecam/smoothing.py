@@ -33,7 +33,7 @@ MODES = ("off", "stats", "flow", "both")
 class SmoothOptions:
     mode: str = "off"
     stats_momentum: float = 0.9     # share of the past in the EMA of μ, σ (0: per frame)
-    flow_weight: float = 0.75       # share of the warped previous output on reliable pixels
+    flow_weight: float = 0.5        # share of the warped previous output on reliable pixels (see docs: higher blurs)
 
     def __post_init__(self):
         if self.mode not in MODES:

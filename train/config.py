@@ -96,7 +96,7 @@ def add_arguments(p) -> None:
     s.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
                    help="autocast precision (default: bf16 on CUDA, fp32 on CPU)")
     s.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
-                   help="NHWC memory layout (default on for CUDA)")
+                   help="NHWC memory layout (default off: slower on an H100, reflection padding)")
     s.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     s.add_argument("--compile", action="store_true", help="torch.compile the networks (minutes of compile time)")
     s.add_argument("--cache-features", action="store_true",

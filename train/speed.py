@@ -23,6 +23,7 @@ from .config import TrainConfig
 
 SETTINGS = {   # name -> (precision, channels_last)
     "fp32": ("fp32", False),
+    "bf16": ("bf16", False),
     "bf16_channels_last": ("bf16", True),
 }
 
@@ -93,8 +94,9 @@ def main(argv: list[str] | None = None) -> int:
         from .loop import device_name
         from stylecam.loading import pick_device
         result["device"] = device_name(pick_device(args.device))
-        if len(names) == 2:
-            result["speedup"] = round(result[names[1]]["images_per_s"] / result[names[0]]["images_per_s"], 2)
+        if len(names) > 1:     # each setting against the first (fp32)
+            result["speedup"] = {n: round(result[n]["images_per_s"] / result[names[0]]["images_per_s"], 2)
+                                 for n in names[1:]}
     except UserError as e:
         print(f"train.speed: {e}", file=sys.stderr)
         return e.exit_code

@@ -6,7 +6,7 @@ is an error, never a silent fallback.
 
 Order for ``auto``: a TensorRT FP16 engine (TensorRT + CUDA), then torch on
 CUDA (fp16, CUDA graphs), then on the CPU the faster of ONNX Runtime and
-torch as measured on a 2-core AMD EPYC (docs/export.md): ``CPU_ORDER``.
+torch as measured on a 2-core AMD EPYC (README, "Backends"): ``CPU_ORDER``.
 """
 from __future__ import annotations
 
@@ -20,7 +20,7 @@ from .base import Backend, keep_content_colors
 __all__ = ["Backend", "BackendChoice", "create", "keep_content_colors", "NAMES"]
 
 NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
-CPU_ORDER = ("onnxruntime", "torch")     # measured: see docs/export.md, "CPU backends"
+CPU_ORDER = ("onnxruntime", "torch")     # measured: see README, "Backends"
 _EXPORTED: dict[str, Path] = {}          # key -> graph exported by this process (a cache dir may change)
 
 
@@ -172,7 +172,7 @@ def _auto(model, device: str, precision: str, onnx: str | None, engine: str | No
         except UserError as e:
             notes.append(f"{name}: {e}")
             continue
-        notes += [f"{other} on CPU: slower here than {name} (docs/export.md)" for other in CPU_ORDER[i + 1:]]
+        notes += [f"{other} on CPU: slower here than {name} (README, Backends)" for other in CPU_ORDER[i + 1:]]
         return BackendChoice(backend, tuple(notes))
     raise UserError("no backend could run: " + "; ".join(notes))
 

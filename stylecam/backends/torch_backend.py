@@ -1,5 +1,8 @@
 """PyTorch backend: CPU, or CUDA with fp16/bf16, channels_last and CUDA graphs.
 
+channels_last is off by default: measured on an H100 at 1280×720 (export/gpu_bench.py),
+fp16 NCHW ran 118 frames/s and fp16 channels_last 65 (reflection padding is slow in NHWC).
+
 CUDA graphs: at 1280×720 one frame is a few milliseconds of GPU work spread
 over ~60 kernel launches, so launch overhead matters; one graph is captured per
 input shape (the live loop and a video keep one shape) and replayed with the
@@ -23,7 +26,7 @@ class TorchBackend(Backend):
     name = "torch"
 
     def __init__(self, model: StyleTransfer, device: torch.device, dtype: torch.dtype = torch.float32,
-                 cuda_graphs: bool = False, channels_last: bool = True):
+                 cuda_graphs: bool = False, channels_last: bool = False):
         self.model = model.to(device).eval()
         self.torch_device = device
         self.dtype = dtype
@@ -107,6 +110,7 @@ class _Graph:
         with torch.cuda.graph(self.graph):
             self.out = backend.forward_uint8(self.frames, self.mean, self.std, self.alpha)
 
+    @torch.inference_mode()     # the static buffers are inference tensors (made under stylize's mode)
     def run(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
         self.frames.copy_(x, non_blocking=True)
         self.mean.copy_(mean)

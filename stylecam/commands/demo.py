@@ -14,7 +14,7 @@ from ..sheet import contact_sheet
 
 HELP = "Stylize public-domain sample photos with a few built-in styles into one contact sheet (PNG)."
 EXAMPLES = """  stylecam demo
-  stylecam demo --styles van_gogh_starry_night_over_the_rhone,picabia_udnie --size 384 -o demo.png
+  stylecam demo --styles picabia_udnie,monet_etretat_cliffs --size 384 -o demo.png
 
 The photos are scikit-image's sample data (astronaut, chelsea, coffee); no
 files of yours are needed. An existing sheet is never replaced: without -o the
@@ -22,12 +22,13 @@ next free name stylecam-demo[-N].png in the current folder is used.
 """
 PHOTOS = ("astronaut", "chelsea", "coffee")
 DEFAULT_STYLES = ("van_gogh_starry_night_over_the_rhone", "picabia_udnie",
-                  "kandinsky_small_worlds_i", "monet_water_lilies_1919")
+                  "matisse_woman_with_a_hat", "monet_water_lilies_1919", "vallotton_portrait_woodcut")
 
 
 def add_arguments(p):
     p.add_argument("--styles", default=",".join(DEFAULT_STYLES), help="comma-separated built-in style names")
-    p.add_argument("--size", type=int, default=256, help="longer side of each stylized photo (default 256)")
+    p.add_argument("--size", type=int, default=512,
+                   help="longer side each photo is stylized at (default 512, the size the styles were taken at)")
     p.add_argument("-o", "--out", help="output PNG (default: stylecam-demo.png, or the next free name)")
     p.add_argument("--overwrite", action="store_true", help="replace -o if it exists")
     add_runtime_arguments(p)
@@ -59,7 +60,7 @@ def run(args) -> int:
         for style in styles:
             row.append(cv2.cvtColor(session.backend.stylize(bgr, style.mean, style.std), cv2.COLOR_BGR2RGB))
         grid.append(row)
-    sheet = contact_sheet(grid, ["photo"] + [s.name for s in styles], list(PHOTOS), cell=args.size)
+    sheet = contact_sheet(grid, ["photo"] + [s.name for s in styles], list(PHOTOS), cell=min(args.size, 320))
     write_image(out, sheet)
     print(f"wrote {out.resolve()}  ({len(photos)} photos × {len(styles)} styles in "
           f"{time.perf_counter() - t0:.1f} s)")
