@@ -1,7 +1,6 @@
 """python -m export.onnx: the frame graph (and optionally the style encoder graph) as ONNX."""
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 from dataclasses import dataclass

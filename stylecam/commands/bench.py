@@ -104,7 +104,7 @@ def parse(args) -> BenchOptions:
 
 
 def machine() -> dict:
-    info = {"cpu": _cpu_model(), "cores": _cores(), "torch": torch.__version__,
+    info = {"cpu": cpu_model(), "cores": _cores(), "torch": torch.__version__,
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
     try:
@@ -120,7 +120,7 @@ def machine() -> dict:
     return info
 
 
-def _cpu_model() -> str:
+def cpu_model() -> str:
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):

@@ -1,7 +1,6 @@
 """Stylize one image or a folder of images."""
 from __future__ import annotations
 
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path

@@ -13,26 +13,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import sys
 import tempfile
 from pathlib import Path
 
 from ..options import RuntimeOptions, StyleOptions
 from ..smoothing import SmoothOptions
+from ..commands.bench import cpu_model
 from .loop import LiveOptions, run_live
 
 WARMUP = 3     # first frames: allocation and thread start-up, not the steady state
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOptions, smooth: str) -> dict:
@@ -82,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(json.dumps({"bench": "live loop", "source": args.camera, "style": args.style,
                       "backend": args.backend, "smooth": args.smooth,
-                      "machine": f"{os.cpu_count()}-core {_cpu_name()}", "load_average_1min": load and round(load[0], 2),
+                      "machine": f"{os.cpu_count()}-core {cpu_model()}", "load_average_1min": load and round(load[0], 2),
                       "results": results}, indent=2, ensure_ascii=False))
     return 0
 
