@@ -122,6 +122,9 @@ def run(opts: ReportOptions) -> dict:
             variants[f"both (momentum {m:g}, weight {w:g})"] = blend_all(frames, stats, w)
     for w in opts.flow_weights:
         variants[f"flow (weight {w:g})"] = blend_all(frames, per_frame, w)
+    for w in opts.flow_weights:
+        sm = TemporalSmoother(backend, SmoothOptions("features", flow_weight=w))
+        variants[f"features (weight {w:g})"] = stylize_all(sm, frames, style.mean, style.std, opts.alpha)
     if opts.save:
         save_variants(opts.save, info, size, variants)
     rows = {}

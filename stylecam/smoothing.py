@@ -11,6 +11,12 @@
   flow computed on the input frames, blended in on the pixels the flow can be
   trusted on (not occluded, not on a motion boundary). Works with every backend.
 - ``both``: the two together.
+- ``features`` (AdaIN-specific): the flow-guided blending done on the AdaIN target
+  t at relu4_1 instead of on pixels: the previous frame's t, warped onto this one,
+  is blended in on reliable cells, and the result is given back the statistics of
+  this frame's t before decoding. The decoder then draws crisp textures from a
+  steadier feature map, where pixel blending averages two textures into a blur
+  (see the README's flicker table). Runs on the torch model.
 
 No PyAV here: the live loop uses it too.
 """
@@ -18,22 +24,25 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import cv2
 import numpy as np
 import torch
+import torch.nn.functional as F
 
-from .adain import calc_mean_std
+from .adain import adain_with_strength, calc_mean_std
 from .errors import UserError
 from .flow import Flow, gray, reliable_mask, warp
 from .model import StyleTransfer, pad_to_multiple
 
-MODES = ("off", "stats", "flow", "both")
+MODES = ("off", "stats", "flow", "both", "features")
+TORCH_MODES = ("stats", "both", "features")     # need the encoder features: torch backend only
 
 
 @dataclass(frozen=True)
 class SmoothOptions:
     mode: str = "off"
     stats_momentum: float = 0.9     # share of the past in the EMA of μ, σ (0: per frame)
-    flow_weight: float = 0.5        # share of the warped previous output on reliable pixels (see docs: higher blurs)
+    flow_weight: float = 0.5        # share of the warped past on reliable pixels (flow, features; higher blurs)
 
     def __post_init__(self):
         if self.mode not in MODES:
@@ -111,6 +120,66 @@ class FlowBlending:
         return out
 
 
+class FeatureBlending:
+    """Flow-guided blending of the AdaIN target t (relu4_1, 1/8 scale) on the torch model:
+    t' = renorm((1 − w·M)·t + w·M·warp(t'_{−1})), renorm giving t' the channel statistics of t."""
+
+    def __init__(self, model: StyleTransfer, device: torch.device, dtype: torch.dtype, weight: float):
+        self.model, self.device, self.dtype, self.weight = model, device, dtype, weight
+        self.flow = Flow()
+        self.reset()
+
+    def reset(self):
+        self.prev_gray = self.prev_t = None
+
+    @torch.inference_mode()
+    def __call__(self, frames: np.ndarray, style_mean, style_std, alpha: float) -> np.ndarray:
+        """frames: (N, H, W, 3) uint8 BGR, in display order -> the same, stylized."""
+        return np.stack([self._one(f, style_mean, style_std, alpha) for f in frames])
+
+    def _one(self, frame: np.ndarray, style_mean, style_std, alpha: float) -> np.ndarray:
+        x = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device)
+        x = x.flip(-1).permute(2, 0, 1)[None].to(self.dtype).div_(255)       # (1, 3, H, W) RGB
+        x, (h, w) = pad_to_multiple(x, self.model.config.size_multiple)
+        feat = self.model.encoder(x)                                         # (1, 512, h8, w8)
+        mean = style_mean.to(self.device, torch.float32)
+        std = style_std.to(self.device, torch.float32)
+        t = adain_with_strength(feat, mean, std, alpha)                     # float32
+        g = gray(frame)
+        blended = t
+        if self.prev_t is not None and self.prev_t.shape == t.shape:
+            to_prev = self.flow(g, self.prev_gray)
+            mask = reliable_mask(to_prev, self.flow(self.prev_gray, g)).astype(np.float32)
+            flow8, mask8 = _to_feature_grid(to_prev, mask, t.shape[-2:])
+            m = torch.from_numpy(mask8 * self.weight).to(self.device)[None, None]   # (1, 1, h8, w8)
+            mixed = torch.lerp(t, _warp_features(self.prev_t, flow8, self.device), m)
+            t_mean, t_std = calc_mean_std(t)                                 # (1, 512)
+            m_mean, m_std = calc_mean_std(mixed)
+            blended = (mixed - m_mean[..., None, None]) / m_std[..., None, None] * t_std[..., None, None] \
+                + t_mean[..., None, None]
+        self.prev_gray, self.prev_t = g, blended
+        y = self.model.decoder(blended.to(feat.dtype))[..., :h, :w].clamp(0, 1)
+        return y[0].mul(255).round_().to(torch.uint8).permute(1, 2, 0).flip(-1).cpu().numpy()
+
+
+def _to_feature_grid(flow: np.ndarray, mask: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
+    """Full-resolution flow (H, W, 2) and mask (H, W) -> the feature grid (h8, w8): flow in cells."""
+    h8, w8 = shape
+    scale = np.array([w8 / flow.shape[1], h8 / flow.shape[0]], np.float32)
+    flow8 = cv2.resize(flow, (w8, h8), interpolation=cv2.INTER_AREA) * scale
+    return flow8, cv2.resize(mask, (w8, h8), interpolation=cv2.INTER_AREA)
+
+
+def _warp_features(feat: torch.Tensor, flow8: np.ndarray, device) -> torch.Tensor:
+    """Sample feat (1, C, h, w) at p + flow(p), bilinear, borders clamped."""
+    h, w = flow8.shape[:2]
+    ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
+    gx = (xs + flow8[..., 0]) / max(w - 1, 1) * 2 - 1
+    gy = (ys + flow8[..., 1]) / max(h - 1, 1) * 2 - 1
+    grid = torch.from_numpy(np.stack([gx, gy], -1))[None].to(device, feat.dtype)
+    return F.grid_sample(feat, grid, mode="bilinear", padding_mode="border", align_corners=True)
+
+
 class TemporalSmoother:
     """Stylize frames in order with one of the cures; ``reset()`` at a cut or a new clip.
 
@@ -119,25 +188,29 @@ class TemporalSmoother:
 
     def __init__(self, backend, options: SmoothOptions = SmoothOptions()):
         self.backend, self.options = backend, options
-        self.stats = None
-        if options.mode in ("stats", "both"):
+        self.stats = self.features = None
+        if options.mode in TORCH_MODES:
             model = getattr(backend, "model", None)
             if not isinstance(model, StyleTransfer):
-                raise UserError(f"--smooth {options.mode} smooths the encoder's statistics, which the "
+                raise UserError(f"--smooth {options.mode} works on the encoder's features, which the "
                                 f"{backend.name} backend does not expose; use --backend torch, or --smooth flow")
-            self.stats = StatsSmoothing(model, backend.torch_device, backend.dtype, options.stats_momentum,
+        if options.mode in ("stats", "both"):
+            self.stats = StatsSmoothing(backend.model, backend.torch_device, backend.dtype, options.stats_momentum,
                                         getattr(backend, "channels_last", False))
+        if options.mode == "features":
+            self.features = FeatureBlending(backend.model, backend.torch_device, backend.dtype, options.flow_weight)
         self.blend = FlowBlending(options.flow_weight) if options.mode in ("flow", "both") else None
 
     def reset(self):
-        if self.stats is not None:
-            self.stats.reset()
-        if self.blend is not None:
-            self.blend.reset()
+        for cure in (self.stats, self.features, self.blend):
+            if cure is not None:
+                cure.reset()
 
     def process_batch(self, frames: np.ndarray, style_mean, style_std, alpha: float = 1.0) -> np.ndarray:
         if self.stats is not None:
             out = self.stats(frames, style_mean, style_std, alpha)
+        elif self.features is not None:
+            out = self.features(frames, style_mean, style_std, alpha)
         else:
             out = self.backend.stylize(frames, style_mean, style_std, alpha)
         if self.blend is not None:

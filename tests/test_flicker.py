@@ -156,8 +156,36 @@ def test_flicker_report_runs_every_variant(tmp_path, random_decoder, style_image
                    "--flow-weight", "0.5", "0.8", "--json", str(out), "--save", str(tmp_path / "v")]) == 0
     rows = json.loads(out.read_text())["variants"]
     assert set(rows) == {"per-frame", "stats (momentum 0.9)", "flow (weight 0.5)", "flow (weight 0.8)",
-                         "both (momentum 0.9, weight 0.5)", "both (momentum 0.9, weight 0.8)"}
+                         "both (momentum 0.9, weight 0.5)", "both (momentum 0.9, weight 0.8)",
+                         "features (weight 0.5)", "features (weight 0.8)"}
     assert rows["per-frame"]["warping_error_change"] == 0
     assert all(r["style_loss"] > 0 and r["warping_error"] >= 0 for r in rows.values())
-    assert len(list((tmp_path / "v").glob("*.mp4"))) == 6
+    assert len(list((tmp_path / "v").glob("*.mp4"))) == 8
     assert "warp err" in capsys.readouterr().err
+
+
+def test_feature_blending_of_a_still_scene_is_per_frame_adain(backend):
+    still = np.stack([_moving(1)[0]] * 4)          # flow 0, every cell reliable: nothing to change
+    mean, std = _style()
+    plain = backend.stylize(still, mean, std)
+    smoother = TemporalSmoother(backend, SmoothOptions("features", flow_weight=0.9))
+    steady = smoother.process_batch(still, mean, std)
+    assert np.abs(steady.astype(int) - plain.astype(int)).max() <= 1
+
+
+def test_feature_blending_with_weight_zero_is_per_frame_and_keeps_order(backend):
+    frames = np.stack(_moving(3))
+    mean, std = _style()
+    plain = backend.stylize(frames, mean, std, 0.7)
+    smoother = TemporalSmoother(backend, SmoothOptions("features", flow_weight=0.0))
+    out = smoother.process_batch(frames, mean, std, 0.7)
+    assert out.shape == frames.shape and np.abs(out.astype(int) - plain.astype(int)).max() <= 1
+    smoother.reset()
+    assert np.array_equal(np.stack([smoother.process(f, mean, std, 0.7) for f in frames]), out)
+
+
+def test_feature_blending_needs_the_torch_model():
+    class Opaque:
+        name = "onnxruntime"
+    with pytest.raises(UserError, match="--backend torch"):
+        TemporalSmoother(Opaque(), SmoothOptions("features"))

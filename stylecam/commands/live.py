@@ -46,7 +46,7 @@ def add_arguments(p):
                           "(names: n p left right 1-9 + - c b s m f space k r v h q esc)")
     run.add_argument("--smooth", default="off", choices=MODES,
                      help="temporal smoothing against flicker, as in `stylecam video` (default off; "
-                          "'stats' and 'both' need --backend torch)")
+                          "'stats', 'both' and 'features' need --backend torch)")
     run.add_argument("--out-dir", default=".", help="folder for screenshots and recordings (default: current)")
     add_style_arguments(p)
     add_runtime_arguments(p)
