@@ -78,6 +78,8 @@ def run(opts: EngineOptions) -> int:
     from stylecam.safeio import check_input_file, check_output_file
 
     from .convert import check_stylecam_onnx, onnx2engine, tensorrt_or_error
+    if not opts.onnx.exists():
+        raise UserError(f"--onnx graph not found: {opts.onnx}; export it first: python -m export.onnx -o {opts.onnx}")
     check_input_file(opts.onnx, "--onnx graph")
     check_stylecam_onnx(opts.onnx, "frame")
     check_output_file(opts.out, [opts.onnx], opts.overwrite)
