@@ -29,7 +29,7 @@ import torch.nn as nn
 
 from stylecam.adain import calc_mean_std
 from stylecam.errors import UserError
-from stylecam.model import SIZE_MULTIPLE, StyleTransfer
+from stylecam.model import SIZE_MULTIPLE, StyleTransfer, from_bgr_uint8, to_bgr_uint8
 from stylecam.safeio import atomic_output
 
 OPSET = 20
@@ -58,9 +58,8 @@ class FrameGraph(nn.Module):
 
     def forward(self, frame, style_mean, style_std, alpha):
         # frame: (H, W, 3) uint8 BGR, H and W multiples of 8
-        x = frame.flip(-1).permute(2, 0, 1).unsqueeze(0).to(self.dtype) / 255   # (1, 3, H, W) RGB
-        y = self.model(x, style_mean, style_std, alpha)                          # (1, 3, H, W) [0, 1]
-        return y[0].float().mul(255).round().to(torch.uint8).permute(1, 2, 0).flip(-1)
+        x = from_bgr_uint8(frame.unsqueeze(0), self.dtype)                       # (1, 3, H, W) RGB
+        return to_bgr_uint8(self.model(x, style_mean, style_std, alpha))[0]
 
 
 class StyleGraph(nn.Module):
@@ -72,7 +71,7 @@ class StyleGraph(nn.Module):
         self.eps = model.config.eps
 
     def forward(self, image):
-        x = image.flip(-1).permute(2, 0, 1).unsqueeze(0).float() / 255         # (1, 3, H, W) RGB
+        x = from_bgr_uint8(image.unsqueeze(0))                                 # (1, 3, H, W) RGB
         mean, std = calc_mean_std(self.encoder(x), self.eps)                   # (1, 512) each
         return mean[0], std[0]
 

@@ -19,7 +19,6 @@ MIN_SIDE = 16             # reflection padding at relu4_1 (1/8 scale) needs ≥ 
 
 @dataclass(frozen=True)
 class ModelConfig:
-    style_dim: int = STYLE_DIM
     size_multiple: int = SIZE_MULTIPLE
     style_size: int = 512        # style images are scaled so their longer side is at most this
     eps: float = A.EPS
@@ -90,6 +89,16 @@ class Decoder(nn.Module):
     def forward(self, t: torch.Tensor) -> torch.Tensor:
         """t: (N, 512, h, w) -> (N, 3, 8h, 8w) RGB, roughly [0, 1], not clamped."""
         return self.net(t)
+
+
+def from_bgr_uint8(frames: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
+    """(N, H, W, 3) uint8 BGR, as OpenCV and PyAV hand frames over -> (N, 3, H, W) RGB in [0, 1]."""
+    return frames.flip(-1).permute(0, 3, 1, 2).to(dtype) / 255
+
+
+def to_bgr_uint8(images: torch.Tensor) -> torch.Tensor:
+    """(N, 3, H, W) RGB in [0, 1] -> (N, H, W, 3) uint8 BGR (rounded, computed in float32)."""
+    return images.float().mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).flip(-1)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:

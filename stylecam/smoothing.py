@@ -32,7 +32,7 @@ import torch.nn.functional as F
 from .adain import adain_with_strength, calc_mean_std
 from .errors import UserError
 from .flow import Flow, gray, reliable_mask, warp
-from .model import StyleTransfer, pad_to_multiple
+from .model import StyleTransfer, from_bgr_uint8, pad_to_multiple, to_bgr_uint8
 
 MODES = ("off", "stats", "flow", "both", "features")
 TORCH_MODES = ("stats", "both", "features")     # need the encoder features: torch backend only
@@ -68,8 +68,7 @@ class StatsSmoothing:
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray, style_mean, style_std, alpha: float) -> np.ndarray:
         """frames: (N, H, W, 3) uint8 BGR -> (N, H, W, 3) uint8 BGR."""
-        x = torch.from_numpy(np.ascontiguousarray(frames)).to(self.device)
-        x = x.flip(-1).permute(0, 3, 1, 2).to(self.dtype).div_(255)         # (N, 3, H, W) RGB
+        x = from_bgr_uint8(torch.from_numpy(np.ascontiguousarray(frames)).to(self.device), self.dtype)
         x, (h, w) = pad_to_multiple(x, self.model.config.size_multiple)
         if self.channels_last:                   # the layout the backend's CUDA model is in
             x = x.contiguous(memory_format=torch.channels_last)
@@ -90,7 +89,7 @@ class StatsSmoothing:
         f = feat.float()
         t = torch.lerp(f, (f - m) / s * s_std + s_mean, float(alpha))
         y = self.model.decoder(t.to(feat.dtype))[..., :h, :w].clamp(0, 1)     # (N, 3, H, W)
-        return y.mul(255).round_().to(torch.uint8).permute(0, 2, 3, 1).flip(-1).cpu().numpy()
+        return to_bgr_uint8(y).cpu().numpy()
 
 
 class FlowBlending:
@@ -138,8 +137,7 @@ class FeatureBlending:
         return np.stack([self._one(f, style_mean, style_std, alpha) for f in frames])
 
     def _one(self, frame: np.ndarray, style_mean, style_std, alpha: float) -> np.ndarray:
-        x = torch.from_numpy(np.ascontiguousarray(frame)).to(self.device)
-        x = x.flip(-1).permute(2, 0, 1)[None].to(self.dtype).div_(255)       # (1, 3, H, W) RGB
+        x = from_bgr_uint8(torch.from_numpy(np.ascontiguousarray(frame[None])).to(self.device), self.dtype)
         x, (h, w) = pad_to_multiple(x, self.model.config.size_multiple)
         feat = self.model.encoder(x)                                         # (1, 512, h8, w8)
         mean = style_mean.to(self.device, torch.float32)
@@ -159,7 +157,7 @@ class FeatureBlending:
                 + t_mean[..., None, None]
         self.prev_gray, self.prev_t = g, blended
         y = self.model.decoder(blended.to(feat.dtype))[..., :h, :w].clamp(0, 1)
-        return y[0].mul(255).round_().to(torch.uint8).permute(1, 2, 0).flip(-1).cpu().numpy()
+        return to_bgr_uint8(y)[0].cpu().numpy()
 
 
 def _to_feature_grid(flow: np.ndarray, mask: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:

@@ -290,7 +290,6 @@ class VideoWriter:
         self.frame_duration = max(1, int(round(1 / (info.fps * info.time_base))))
         self.audio_map: dict[int, object] = {}    # input stream index -> output stream
         self.transcoded: set[int] = set()
-        self.written = 0
         if audio:
             self._add_audio(info)
 
@@ -311,7 +310,6 @@ class VideoWriter:
         frame.duration = self.frame_duration
         for pk in self.video.encode(frame):
             self.out.mux(pk)
-        self.written += 1
 
     def write_audio(self, packet: av.Packet):
         idx = packet.stream.index

@@ -117,8 +117,9 @@ def test_stats_smoothing_needs_the_torch_model():
 
         def stylize(self, frames, mean, std, alpha=1.0):
             return frames
-    with pytest.raises(UserError, match="--backend torch"):
-        TemporalSmoother(Opaque(), SmoothOptions("stats"))
+    for mode in ("stats", "both", "features"):
+        with pytest.raises(UserError, match="--backend torch"):
+            TemporalSmoother(Opaque(), SmoothOptions(mode))
     assert TemporalSmoother(Opaque(), SmoothOptions("flow")).process(_moving(1)[0], *_style()).shape == (H, W, 3)
     with pytest.raises(UserError):
         SmoothOptions("sometimes")
@@ -182,10 +183,3 @@ def test_feature_blending_with_weight_zero_is_per_frame_and_keeps_order(backend)
     assert out.shape == frames.shape and np.abs(out.astype(int) - plain.astype(int)).max() <= 1
     smoother.reset()
     assert np.array_equal(np.stack([smoother.process(f, mean, std, 0.7) for f in frames]), out)
-
-
-def test_feature_blending_needs_the_torch_model():
-    class Opaque:
-        name = "onnxruntime"
-    with pytest.raises(UserError, match="--backend torch"):
-        TemporalSmoother(Opaque(), SmoothOptions("features"))

@@ -16,7 +16,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from ..model import StyleTransfer
+from ..model import StyleTransfer, from_bgr_uint8, to_bgr_uint8
 from .base import Backend
 
 MAX_GRAPHS = 4    # captured shapes kept (each holds its activations' memory)
@@ -53,11 +53,10 @@ class TorchBackend(Backend):
     def forward_uint8(self, x: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
                       alpha: torch.Tensor) -> torch.Tensor:
         """x: (N, H, W, 3) uint8 BGR on the device -> the same, stylized (all on the device)."""
-        x = x.flip(-1).permute(0, 3, 1, 2).to(self.dtype).div_(255)             # (N, 3, H, W) RGB
+        x = from_bgr_uint8(x, self.dtype)                                      # (N, 3, H, W) RGB
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        y = self.model(x, mean, std, alpha)                                     # (N, 3, H, W) [0, 1]
-        return y.float().mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).flip(-1)
+        return to_bgr_uint8(self.model(x, mean, std, alpha))
 
     @torch.inference_mode()
     def stylize(self, frames, style_mean, style_std, alpha=1.0):

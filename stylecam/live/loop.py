@@ -92,7 +92,7 @@ class LiveLoop:
         self.active_index = 0
         self.frame: Frame | None = None          # the camera frame on screen, and what was made of it:
         self.view: np.ndarray | None = None     # (h, w, 3) BGR at the processing size, without overlays
-        self.style_label = ""
+        self.style_label = ""                    # the style name on screen (read by tests and embedders)
         self.processed_size = (0, 0)            # (width, height) of the stylized frames
         self.summary = LiveSummary()
         self._script: dict[int, list[str]] = {}
