@@ -48,7 +48,7 @@ def run(a) -> int:
     from stylecam.loading import load_model
     from stylecam.styles import load_bank
 
-    from .convert import torch2onnx
+    from stylecam.convert import torch2onnx
     from .gpu_bench import _cover, _spread
     w, h = (int(v) for v in a.size.lower().split("x"))
     files = list_images(Path(a.photos))[: a.limit] if Path(a.photos).is_dir() else []

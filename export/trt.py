@@ -25,7 +25,7 @@ class EngineOptions:
     onnx: Path
     out: Path
     precision: str
-    profile: object             # export.convert.Profile
+    profile: object             # stylecam.convert.Profile
     timing_cache: Path
     workspace_gib: float
     overwrite: bool
@@ -45,7 +45,7 @@ def _size(text: str, flag: str) -> tuple[int, int]:
 def parse(argv: list[str] | None) -> EngineOptions:
     from stylecam.options import parser
 
-    from .convert import Profile
+    from stylecam.convert import Profile
     p = parser("python -m export.trt", "Build a TensorRT engine from stylecam's ONNX graph.", EXAMPLES)
     p.add_argument("--onnx", default="stylecam.onnx", help="frame graph from python -m export.onnx")
     p.add_argument("-o", "--out", default="stylecam.engine", help="engine file (default stylecam.engine)")
@@ -77,7 +77,7 @@ def parse(argv: list[str] | None) -> EngineOptions:
 def run(opts: EngineOptions) -> int:
     from stylecam.safeio import check_input_file, check_output_file
 
-    from .convert import check_stylecam_onnx, onnx2engine, tensorrt_or_error
+    from stylecam.convert import check_stylecam_onnx, onnx2engine, tensorrt_or_error
     if not opts.onnx.exists():
         raise UserError(f"--onnx graph not found: {opts.onnx}; export it first: python -m export.onnx -o {opts.onnx}")
     check_input_file(opts.onnx, "--onnx graph")

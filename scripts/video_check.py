@@ -28,7 +28,7 @@ from clips import make_clip                              # noqa: E402
 from stylecam.cli import main as stylecam                # noqa: E402
 from stylecam.loading import default_decoder_path, save_decoder   # noqa: E402
 from stylecam.model import Decoder                       # noqa: E402
-from stylecam.videoio import inspect                     # noqa: E402
+from stylecam.video.io import inspect                     # noqa: E402
 
 
 def main() -> int:

@@ -88,7 +88,7 @@ class StyleLibrary:
             raise UserError(f"unknown style '{name}': not a file, a folder or a built-in style ({hint})")
         if self._bank_version != self.encoder.version:
             raise UserError("the built-in style bank was computed with another encoder; rebuild it with: "
-                            "python -m stylecam.make_bank --styles DIR")
+                            "python -m stylecam.tools.make_bank --styles DIR")
         return self.bank[name]
 
     # -- images -----------------------------------------------------------------------

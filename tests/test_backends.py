@@ -32,7 +32,7 @@ def style(lively_model):
 def onnx_path(lively_model, tmp_path_factory):
     if not HAS_ORT:
         return None
-    from export.convert import torch2onnx
+    from stylecam.convert import torch2onnx
     return str(torch2onnx(lively_model, tmp_path_factory.mktemp("g") / "frame.onnx"))
 
 

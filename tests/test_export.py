@@ -15,7 +15,7 @@ from stylecam.images import to_tensor
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from export import convert  # noqa: E402
+from stylecam import convert  # noqa: E402
 
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 FP16_MAX_LEVELS = 4          # FP16 graph vs FP32 graph: stated tolerance, 0-255 levels

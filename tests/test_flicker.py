@@ -10,9 +10,9 @@ import torch
 from clips import make_clip, moving_pattern
 from stylecam.cli import main
 from stylecam.errors import UserError
-from stylecam.flicker import StyleLoss, WarpingError, warping_error
-from stylecam.flow import Flow, reliable_mask
-from stylecam.smoothing import FlowBlending, SmoothOptions, TemporalSmoother
+from stylecam.temporal.flicker import StyleLoss, WarpingError, warping_error
+from stylecam.temporal.flow import Flow, reliable_mask
+from stylecam.temporal.smoothing import FlowBlending, SmoothOptions, TemporalSmoother
 
 H, W = 48, 64
 
@@ -149,7 +149,7 @@ def test_flicker_command_prints_json_and_rejects_bad_input(tmp_path, capsys):
 
 
 def test_flicker_report_runs_every_variant(tmp_path, random_decoder, style_image, capsys):
-    from stylecam.flicker_report import main as report
+    from stylecam.tools.flicker_report import main as report
     src = tmp_path / "in.mp4"
     make_clip(src, 32, 32, frames=3, fps=10, audio=None)
     out = tmp_path / "report.json"

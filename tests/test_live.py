@@ -19,7 +19,7 @@ from stylecam.live.loop import LiveLoop, LiveOptions, run_live
 from stylecam.live.styleslots import StyleSlots
 from stylecam.options import RuntimeOptions, StyleOptions
 from stylecam.session import open_session
-from stylecam.smoothing import SmoothOptions
+from stylecam.temporal.smoothing import SmoothOptions
 
 
 # -- the key state machine --------------------------------------------------------------

@@ -13,9 +13,9 @@ from clips import make_clip, moving_pattern
 from stylecam.cli import main
 from stylecam.errors import UserError
 from stylecam.safeio import atomic_output
-from stylecam.smoothing import SmoothOptions, TemporalSmoother
-from stylecam.video_pipeline import PipelineSettings, Progress, StyleSchedule, _Stopped, stylize_video
-from stylecam.videoio import inspect, output_size, probe, read_frames, Frame
+from stylecam.temporal.smoothing import SmoothOptions, TemporalSmoother
+from stylecam.video.pipeline import PipelineSettings, Progress, StyleSchedule, _Stopped, stylize_video
+from stylecam.video.io import inspect, output_size, probe, read_frames, Frame
 
 
 def _run(tmp_path, random_decoder, style_image, *args):

@@ -57,7 +57,7 @@ def cached_onnx(model, precision: str = "fp32") -> Path:
     hash and the exporter settings)."""
     import torch
 
-    from export.convert import FORMAT_VERSION, OPSET, model_hash, torch2onnx
+    from stylecam.convert import FORMAT_VERSION, OPSET, model_hash, torch2onnx
 
     from ..paths import user_cache_dir
     key = f"{model_hash(model)}-op{OPSET}-f{FORMAT_VERSION}-{precision}-torch{torch.__version__.split('+')[0]}"
@@ -90,7 +90,7 @@ def cached_engine(model, onnx: str | None, precision: str = "fp16") -> Path:
     import hashlib
     import json
 
-    from export.convert import Profile, engine_key, onnx2engine
+    from stylecam.convert import Profile, engine_key, onnx2engine
 
     from ..paths import user_cache_dir
     from .tensorrt_backend import engine_is_current
@@ -111,7 +111,7 @@ def cached_engine(model, onnx: str | None, precision: str = "fp16") -> Path:
 def _tensorrt(model, device: str, precision: str, onnx: str | None, engine: str | None) -> Backend:
     import torch
 
-    from export.convert import tensorrt_or_error
+    from stylecam.convert import tensorrt_or_error
 
     from .tensorrt_backend import TensorRTBackend
     tensorrt_or_error()
@@ -127,7 +127,7 @@ def _tensorrt(model, device: str, precision: str, onnx: str | None, engine: str 
 def _check_engine(engine: Path) -> None:
     import json
 
-    from export.convert import tensorrt_or_error
+    from stylecam.convert import tensorrt_or_error
     if not engine.is_file() or not engine.with_suffix(".json").is_file():
         raise UserError(f"--engine {engine}: no such engine (with its .json beside it); build one with "
                         "python -m export.trt -o ENGINE")

@@ -1,4 +1,4 @@
-"""ONNX Runtime backend: runs the exported frame graph (export/convert.py).
+"""ONNX Runtime backend: runs the exported frame graph (stylecam/convert.py).
 
 The graph takes sides that are multiples of 8; other sizes are reflect-padded
 here and cropped back, exactly as ``StyleTransfer`` pads in PyTorch, so the
@@ -43,7 +43,7 @@ class OnnxRuntimeBackend(Backend):
     name = "onnxruntime"
 
     def __init__(self, onnx_path: str | os.PathLike, device: str = "cpu", threads: int = 0):
-        from export.convert import FRAME_OUTPUT, check_stylecam_onnx
+        from stylecam.convert import FRAME_OUTPUT, check_stylecam_onnx
         ort = onnxruntime_or_error()
         self.meta = check_stylecam_onnx(onnx_path, "frame")
         self.path = str(onnx_path)

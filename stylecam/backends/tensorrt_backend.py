@@ -34,7 +34,7 @@ class TensorRTBackend(Backend):
     name = "tensorrt"
 
     def __init__(self, engine_path: str | os.PathLike):
-        from export.convert import FRAME_OUTPUT, Profile, tensorrt_or_error
+        from stylecam.convert import FRAME_OUTPUT, Profile, tensorrt_or_error
         trt = tensorrt_or_error()
         if not torch.cuda.is_available():
             raise UserError("the tensorrt backend needs a CUDA GPU; none is visible here (use --backend torch)")

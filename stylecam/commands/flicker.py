@@ -6,9 +6,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
-from ..flicker import WarpingError
+from ..temporal.flicker import WarpingError
 from ..safeio import atomic_output, check_output_file
-from ..videoio import Frame, probe, read_frames
+from ..video.io import Frame, probe, read_frames
 
 HELP = ("Warping error (Lai et al. 2018) of a stylized video: optical flow on the original frames, "
         "each stylized frame warped back onto the one before, squared error on reliable pixels. "
@@ -18,7 +18,7 @@ EXAMPLES = """  stylecam flicker in.mp4 out.mp4
 
 The two videos must have the same frames (the stylized one may be smaller: the
 original is scaled to it). Pair the figure with a style loss (python -m
-stylecam.flicker_report) so that a blurry result cannot win.
+stylecam.tools.flicker_report) so that a blurry result cannot win.
 """
 
 

@@ -10,7 +10,7 @@ from ..errors import UserError
 from ..live.keys import parse_script
 from ..live.loop import LiveOptions, run_live
 from ..options import add_runtime_arguments, add_style_arguments, runtime_options, style_options
-from ..smoothing import MODES, SmoothOptions
+from ..temporal.smoothing import MODES, SmoothOptions
 
 HELP = ("Stylize a camera (or a video file or stream URL) in real time in a window, with hotkeys to "
         "switch styles, change strength, record, take screenshots and feed a virtual camera.")

@@ -21,7 +21,7 @@ def run(args) -> int:
         return 0
     if not bank:
         print(f"no built-in styles installed ({asset_path(BANK_FILE)} is missing); "
-              "build them with: python -m stylecam.make_bank --styles DIR")
+              "build them with: python -m stylecam.tools.make_bank --styles DIR")
         return 1
     print(f"{len(bank)} built-in styles (from {asset_path(BANK_FILE)}):")
     for name in sorted(bank):

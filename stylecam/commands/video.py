@@ -10,9 +10,9 @@ from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, add_
                        runtime_options, style_options)
 from ..safeio import atomic_output, check_output_file
 from ..session import open_session
-from ..smoothing import MODES, TORCH_MODES, SmoothOptions, TemporalSmoother
-from ..video_pipeline import PipelineSettings, Progress, StyleSchedule, _Stopped, stylize_video
-from ..videoio import check_output_format, inspect, output_size, probe
+from ..temporal.smoothing import MODES, TORCH_MODES, SmoothOptions, TemporalSmoother
+from ..video.pipeline import PipelineSettings, Progress, StyleSchedule, _Stopped, stylize_video
+from ..video.io import check_output_format, inspect, output_size, probe
 
 HELP = "Stylize every frame of a video file; same frame rate, length and sound."
 EXAMPLES = """  stylecam video in.mp4 --style starry.jpg -o out.mp4

@@ -18,7 +18,7 @@ import tempfile
 from pathlib import Path
 
 from ..options import RuntimeOptions, StyleOptions
-from ..smoothing import SmoothOptions
+from ..temporal.smoothing import SmoothOptions
 from ..commands.bench import cpu_model
 from .loop import LiveOptions, run_live
 

@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..images import resize_longer
 from ..options import RuntimeOptions, StyleOptions
 from ..session import open_session
-from ..smoothing import SmoothOptions, TemporalSmoother
+from ..temporal.smoothing import SmoothOptions, TemporalSmoother
 from . import keys as K
 from .capture import Capture, Frame, open_source
 from .hud import HudInfo, draw_help, draw_hud, draw_status, for_display, split_view

@@ -27,10 +27,10 @@ from pathlib import Path
 import torch
 import torch.nn as nn
 
-from stylecam.adain import calc_mean_std
-from stylecam.errors import UserError
-from stylecam.model import SIZE_MULTIPLE, StyleTransfer, from_bgr_uint8, to_bgr_uint8
-from stylecam.safeio import atomic_output
+from .adain import calc_mean_std
+from .errors import UserError
+from .model import SIZE_MULTIPLE, StyleTransfer, from_bgr_uint8, to_bgr_uint8
+from .safeio import atomic_output
 
 OPSET = 20
 EXPORTER = "torch.onnx dynamo"

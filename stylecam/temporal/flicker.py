@@ -15,9 +15,9 @@ import cv2
 import numpy as np
 import torch
 
-from .adain import calc_mean_std
+from ..adain import calc_mean_std
 from .flow import FLOW_METHOD, Flow, gray, reliable_mask, warp
-from .model import pad_to_multiple
+from ..model import pad_to_multiple
 
 
 class WarpingError:

@@ -17,9 +17,9 @@ from typing import Iterator
 import av
 import numpy as np
 
-from .errors import UserError
-from .model import MIN_SIDE
-from .safeio import check_input_file
+from ..errors import UserError
+from ..model import MIN_SIDE
+from ..safeio import check_input_file
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".mkv")   # containers that hold H.264 + the usual audio codecs
 

@@ -1,6 +1,6 @@
 """The flicker table: per-frame AdaIN against each cure, on the first seconds of a video.
 
-    python -m stylecam.flicker_report VIDEO --style PAINTING.jpg [--seconds 3] [--size 384]
+    python -m stylecam.tools.flicker_report VIDEO --style PAINTING.jpg [--seconds 3] [--size 384]
 
 For every variant: the warping error (flow named), its change against per-frame,
 the mean/std style loss against the painting and its change, the content loss.
@@ -19,14 +19,14 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from .errors import UserError
-from .flicker import StyleLoss, WarpingError
-from .images import read_image, resize_longer
-from .options import RuntimeOptions
-from .safeio import atomic_output, check_output_file
-from .session import open_session
-from .smoothing import FlowBlending, SmoothOptions, TemporalSmoother
-from .videoio import Frame, VideoWriter, output_size, probe, read_frames
+from ..errors import UserError
+from ..temporal.flicker import StyleLoss, WarpingError
+from ..images import read_image, resize_longer
+from ..options import RuntimeOptions
+from ..safeio import atomic_output, check_output_file
+from ..session import open_session
+from ..temporal.smoothing import FlowBlending, SmoothOptions, TemporalSmoother
+from ..video.io import Frame, VideoWriter, output_size, probe, read_frames
 
 
 @dataclass(frozen=True)
@@ -44,7 +44,7 @@ class ReportOptions:
 
 
 def parse(argv=None) -> ReportOptions:
-    p = argparse.ArgumentParser(prog="python -m stylecam.flicker_report", description=__doc__,
+    p = argparse.ArgumentParser(prog="python -m stylecam.tools.flicker_report", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("video")
     p.add_argument("-s", "--style", required=True, help="style image (the style loss needs the image)")
@@ -136,8 +136,8 @@ def run(opts: ReportOptions) -> dict:
         r["warping_error_change"] = r["warping_error"] / base["warping_error"] - 1
         r["style_loss_change"] = r["style_loss"] / base["style_loss"] - 1
         r["meets_target"] = r["warping_error_change"] <= -0.40 and r["style_loss_change"] <= 0.10
-    from .flow import FLOW_METHOD
-    from .loading import decoder_meta
+    from ..temporal.flow import FLOW_METHOD
+    from ..loading import decoder_meta
     decoder = opts.runtime.decoder or "assets/decoder.pt"
     return {"video": str(opts.video), "style": str(opts.style), "frames": len(frames),
             "size": f"{size[0]}x{size[1]}", "seconds": opts.seconds, "alpha": opts.alpha,

@@ -1,4 +1,4 @@
-"""python -m stylecam.make_bank: build the built-in style bank from a folder of paintings.
+"""python -m stylecam.tools.make_bank: build the built-in style bank from a folder of paintings.
 
 Each painting becomes a named (μ, σ) at relu4_1 (the file name without its
 extension); the bank is stored in assets/styles.pt with the encoder version
@@ -11,22 +11,22 @@ import sys
 
 import torch
 
-from .paths import shipped_dir
-from .errors import UserError
-from .images import list_images
-from .model import ModelConfig
-from .safeio import atomic_output
-from .styles import BANK_FILE, StyleLibrary
-from .vgg import load_encoder
+from ..paths import shipped_dir
+from ..errors import UserError
+from ..images import list_images
+from ..model import ModelConfig
+from ..safeio import atomic_output
+from ..styles import BANK_FILE, StyleLibrary
+from ..vgg import load_encoder
 
 EXAMPLES = """examples:
-  python -m stylecam.make_bank --styles ../shared/data/train/style
-  python -m stylecam.make_bank --styles paintings/ -o my_bank.pt
+  python -m stylecam.tools.make_bank --styles ../shared/data/train/style
+  python -m stylecam.tools.make_bank --styles paintings/ -o my_bank.pt
 """
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stylecam.make_bank", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m stylecam.tools.make_bank", description=__doc__,
                                  epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--styles", action="append", required=True, help="folder of paintings (repeatable)")
     ap.add_argument("-o", "--out", default=str(shipped_dir() / BANK_FILE), help="output (default: assets/styles.pt)")
@@ -51,7 +51,7 @@ def main(argv=None) -> int:
         print(f"wrote {args.out}: {len(styles)} styles ({', '.join(s.name for s in styles)})")
         return 0
     except UserError as e:
-        print(f"stylecam.make_bank: {e}", file=sys.stderr)
+        print(f"stylecam.tools.make_bank: {e}", file=sys.stderr)
         return 2
 
 

@@ -16,12 +16,12 @@ from typing import Callable
 import numpy as np
 import torch
 
-from .adain import blend_stats
-from .backends import keep_content_colors
-from .errors import UserError
-from .smoothing import TemporalSmoother
-from .styles import Style
-from .videoio import Frame, Threaded, VideoInfo, VideoWriter, read_frames
+from ..adain import blend_stats
+from ..backends import keep_content_colors
+from ..errors import UserError
+from ..temporal.smoothing import TemporalSmoother
+from ..styles import Style
+from .io import Frame, Threaded, VideoInfo, VideoWriter, read_frames
 
 
 @dataclass(frozen=True)

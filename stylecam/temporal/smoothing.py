@@ -29,10 +29,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .adain import adain_with_strength, calc_mean_std
-from .errors import UserError
+from ..adain import adain_with_strength, calc_mean_std
+from ..errors import UserError
 from .flow import Flow, gray, reliable_mask, warp
-from .model import StyleTransfer, from_bgr_uint8, pad_to_multiple, to_bgr_uint8
+from ..model import StyleTransfer, from_bgr_uint8, pad_to_multiple, to_bgr_uint8
 
 MODES = ("off", "stats", "flow", "both", "features")
 TORCH_MODES = ("stats", "both", "features")     # need the encoder features: torch backend only

@@ -1,0 +1,1 @@
+"""Video files: decode and encode with PyAV (io), and the offline pipeline."""
