@@ -43,9 +43,8 @@ def _size(text: str, flag: str) -> tuple[int, int]:
 
 
 def parse(argv: list[str] | None) -> EngineOptions:
-    from stylecam.options import parser
-
     from stylecam.convert import Profile
+    from stylecam.options import parser
     p = parser("python -m export.trt", "Build a TensorRT engine from stylecam's ONNX graph.", EXAMPLES)
     p.add_argument("--onnx", default="stylecam.onnx", help="frame graph from python -m export.onnx")
     p.add_argument("-o", "--out", default="stylecam.engine", help="engine file (default stylecam.engine)")
@@ -75,9 +74,9 @@ def parse(argv: list[str] | None) -> EngineOptions:
 
 
 def run(opts: EngineOptions) -> int:
+    from stylecam.convert import onnx2engine, tensorrt_or_error
+    from stylecam.graphs import check_stylecam_onnx
     from stylecam.safeio import check_input_file, check_output_file
-
-    from stylecam.convert import check_stylecam_onnx, onnx2engine, tensorrt_or_error
     if not opts.onnx.exists():
         raise UserError(f"--onnx graph not found: {opts.onnx}; export it first: python -m export.onnx -o {opts.onnx}")
     check_input_file(opts.onnx, "--onnx graph")

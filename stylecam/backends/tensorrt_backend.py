@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -33,8 +34,12 @@ def engine_is_current(engine_path: Path, key: dict) -> str | None:
 class TensorRTBackend(Backend):
     name = "tensorrt"
 
-    def __init__(self, engine_path: str | os.PathLike):
-        from stylecam.convert import FRAME_OUTPUT, Profile, tensorrt_or_error
+    def __init__(self, engine_path: str | os.PathLike,
+                 split_engines: Callable[[], tuple[Path, Path]] | None = None):
+        """split_engines: the encoder and decoder engines for encode/decode (built on first use)."""
+        from ..convert import Profile, tensorrt_or_error
+        from ..graphs import FRAME_OUTPUT
+        self.split_engines, self.split = split_engines, None
         trt = tensorrt_or_error()
         if not torch.cuda.is_available():
             raise UserError("the tensorrt backend needs a CUDA GPU; none is visible here (use --backend torch)")
@@ -89,3 +94,18 @@ class TensorRTBackend(Backend):
         if not self.context.execute_async_v3(stream.cuda_stream):
             raise RuntimeError("TensorRT execution failed (see the TensorRT log above)")
         return frame_out[:h, :w].cpu().numpy()
+
+    def prepare_split(self):
+        if self.split is None:
+            from .tensorrt_split import SplitEngines
+            if self.split_engines is None:
+                raise UserError(f"the tensorrt backend on {self.path} has no encoder and decoder engines")
+            self.split = SplitEngines(*self.split_engines())
+
+    def encode(self, frames):
+        self.prepare_split()
+        return self.split.encode(frames)
+
+    def decode(self, features, content_mean, content_std, style_mean, style_std, alpha, size):
+        self.prepare_split()
+        return self.split.decode(features, content_mean, content_std, style_mean, style_std, alpha, size)
