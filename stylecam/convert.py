@@ -124,12 +124,13 @@ def _export(module: nn.Module, args: tuple, input_names, output_names, dynamic_s
                                  optimize=True, verbose=False)
 
 
-def _dims(m: int, scale: int = 1) -> tuple:
-    """Dynamic (h, w) of a tensor whose sides are m * Dim / scale."""
+def _sides(step: int, multiple: int) -> tuple:
+    """Dynamic (h, w) = step · Dim: a frame's sides (step = the size multiple) or its features'
+    (step 1), for frames of up to MAX_SIDE pixels."""
     from torch.export import Dim
-    h = Dim("h", min=2, max=MAX_SIDE // m)
-    w = Dim("w", min=2, max=MAX_SIDE // m)
-    return (m // scale) * h, (m // scale) * w
+    h = Dim("h", min=2, max=MAX_SIDE // multiple)
+    w = Dim("w", min=2, max=MAX_SIDE // multiple)
+    return step * h, step * w
 
 
 def _example_frame(m: int) -> torch.Tensor:
@@ -155,7 +156,7 @@ def torch2onnx(model, path: str | os.PathLike, precision: str = "fp32", extra_me
     """Export the per-frame graph."""
     m, dtype = _prepared(model, precision)
     size = model.config.size_multiple
-    h, w = _dims(size)
+    h, w = _sides(size, size)
     program = _export(FrameGraph(m, dtype).eval(), (_example_frame(size), torch.zeros(512), torch.ones(512),
                                                     torch.tensor(1.0)),
                       FRAME_INPUTS, (FRAME_OUTPUT,),
@@ -167,7 +168,7 @@ def encoder2onnx(model, path: str | os.PathLike, precision: str = "fp32", extra_
     """Export the encoder graph: the first half of the split network."""
     m, dtype = _prepared(model, precision)
     size = model.config.size_multiple
-    h, w = _dims(size)
+    h, w = _sides(size, size)
     program = _export(EncoderGraph(m, dtype).eval(), (_example_frame(size),), (ENCODER_INPUT,), (ENCODER_OUTPUT,),
                       {ENCODER_INPUT: {0: h, 1: w}})
     return _save(program, Path(path), metadata(model, "encoder", precision, _channels(model), extra_meta or {}))
@@ -177,7 +178,7 @@ def decoder2onnx(model, path: str | os.PathLike, precision: str = "fp32", extra_
     """Export the decoder graph: the second half of the split network."""
     m, dtype = _prepared(model, precision)
     size, c = model.config.size_multiple, _channels(model)
-    h, w = _dims(size, size)
+    h, w = _sides(1, size)
     features = torch.zeros(1, c, *EXAMPLE_SIDES)
     stats = (torch.zeros(c), torch.ones(c), torch.zeros(512), torch.ones(512), torch.tensor(1.0))
     dynamic = {name: None for name in DECODER_INPUTS} | {"features": {2: h, 3: w}}
@@ -189,12 +190,13 @@ def style2onnx(model, path: str | os.PathLike, extra_meta: dict | None = None) -
     """Export the style encoder graph (float32)."""
     graph = StyleGraph(copy.deepcopy(model).cpu().float().eval())
     size = model.config.size_multiple
-    h, w = _dims(size)
+    h, w = _sides(size, size)
     program = _export(graph, (_example_frame(size),), (STYLE_INPUT,), STYLE_OUTPUTS, {STYLE_INPUT: {0: h, 1: w}})
     return _save(program, Path(path), metadata(model, "style", "fp32", 512, extra_meta or {}))
 
 
-EXPORTERS = {"frame": torch2onnx, "encoder": encoder2onnx, "decoder": decoder2onnx}   # graph -> f(model, path, precision)
+# graph -> exporter(model, path, precision): what the backends' user cache calls
+EXPORTERS = {"frame": torch2onnx, "encoder": encoder2onnx, "decoder": decoder2onnx}
 
 
 # ----------------------------------------------------------------------------------------- TensorRT

@@ -25,7 +25,7 @@ from .errors import UserError
 
 OPSET = 20
 EXPORTER = "torch.onnx dynamo"
-FORMAT_VERSION = "2"            # bump when a graph's inputs/outputs change (2: encoder and decoder graphs)
+FORMAT_VERSION = "2"            # bump when a graph changes (2: uint8 only at the Casts, for TensorRT; split graphs)
 PRODUCER = "stylecam"
 GRAPHS = ("frame", "encoder", "decoder", "style")
 PRECISIONS = ("fp32", "fp16")

@@ -106,8 +106,9 @@ SPLIT_BACKENDS = ["torch",
 
 @pytest.fixture(scope="session")
 def make_backend(lively_model):
-    """name -> a backend on a copy of ``lively_model``, ready for encode/decode. Made once per
-    session: the graph backends export their frame, encoder and decoder graphs once."""
+    """name -> a backend on a copy of ``lively_model``, ready for encode/decode: FP32 on the CPU
+    (TensorRT: its CUDA engine). Made once per session: the graph backends export their frame,
+    encoder and decoder graphs once."""
     import copy
 
     from stylecam.backends import create
@@ -115,6 +116,7 @@ def make_backend(lively_model):
 
     def make(name):
         if name not in made:
-            made[name] = create(name, copy.deepcopy(lively_model), "auto", "auto", split=True).backend
+            device, precision = ("auto", "auto") if name == "tensorrt" else ("cpu", "fp32")
+            made[name] = create(name, copy.deepcopy(lively_model), device, precision, split=True).backend
         return made[name]
     return make

@@ -182,6 +182,34 @@ def test_split_graphs_reload_and_match_the_model(network, exported, precision):
     assert d.max() <= (FP16_MAX_LEVELS if precision == "fp16" else 1) and expected.std() > 10
 
 
+@pytest.mark.parametrize("graph", ["frame", "encoder", "decoder"])
+def test_dynamic_input_names_the_graph_input_a_profile_sets(network, exported, graph):
+    """What a TensorRT optimization profile sets for a frame of H×W: the graph's one dynamic input."""
+    path = exported(network, graph, "fp32")
+    meta = graphs.check_stylecam_onnx(path, graph)
+    name, shape = graphs.dynamic_input(graph, meta, 720, 1280)
+    (given,) = [i for i in onnx.load(str(path)).graph.input if i.name == name]
+    dims = given.type.tensor_type.shape.dim
+    assert len(dims) == len(shape)
+    assert all(d.dim_value == s for d, s in zip(dims, shape) if d.dim_value)      # the static sides agree
+    assert shape[-2:] == (90, 160) if graph == "decoder" else shape == (720, 1280, 3)
+
+
+def test_model_hash_names_the_trained_weights_not_the_frozen_vgg(model):
+    import copy
+    before = graphs.model_hash(model)
+    m = copy.deepcopy(model)
+    with torch.no_grad():
+        m.style_encoder.convs["conv1_1"][1].bias.add_(1)      # the VGG is named by its version instead
+    assert graphs.model_hash(m) == before
+    m.style_encoder.version = "other"
+    assert graphs.model_hash(m) != before
+    m = copy.deepcopy(model)
+    with torch.no_grad():
+        next(m.decoder.parameters()).view(-1)[0] += 1
+    assert graphs.model_hash(m) != before
+
+
 def test_foreign_and_broken_files_are_refused(tmp_path, frame_onnx):
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x00not an onnx model at all" * 10)
