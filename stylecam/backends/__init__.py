@@ -80,6 +80,11 @@ def _onnxruntime(model, device: str, precision: str, onnx: str | None) -> Backen
     dev = "cpu" if device == "auto" else device
     if precision == "bf16":
         raise UserError("--precision bf16 is not available with onnxruntime; use fp32 or fp16")
+    if precision == "int8":
+        if dev != "cpu":
+            raise UserError("--precision int8 runs on the CPU only: add --device cpu (on CUDA use fp16)")
+        from ..quantize import cached_int8
+        return OnnxRuntimeBackend(cached_int8(onnx or cached_onnx(model, "fp32")), dev)
     if onnx is None:
         onnx = cached_onnx(model, "fp16" if precision == "fp16" else "fp32")
     return OnnxRuntimeBackend(onnx, dev)
@@ -183,6 +188,8 @@ def create(name: str, model, device: str = "auto", precision: str = "auto", *,
     onnx / engine: an exported graph or a built engine to use instead of the cached ones."""
     if name not in NAMES:
         raise UserError(f"unknown backend '{name}'; choose one of: {', '.join(NAMES)}")
+    if precision == "int8" and name != "onnxruntime":
+        raise UserError("--precision int8 runs only with ONNX Runtime on the CPU: add --backend onnxruntime")
     if name == "auto":
         return _auto(model, device, precision, onnx, engine)
     if name == "torch":
