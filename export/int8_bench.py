@@ -86,6 +86,8 @@ def main(argv=None) -> int:
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
     p.add_argument("--methods", default="minmax,percentile,entropy", help="calibration methods to compare")
+    p.add_argument("--ops", default=None, help="comma-separated ONNX op types to quantize "
+                                               "(default: stylecam.quantize.QUANTIZED_OPS)")
     p.add_argument("--sizes", default="256x256,480x272,640x360", help="W×H sizes to time")
     p.add_argument("--repeats", type=int, default=7, help="timed calls per graph and size (default 7)")
     p.add_argument("--warmup", type=int, default=2)
@@ -113,7 +115,9 @@ def run(a) -> dict:
     from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
     from stylecam.commands.bench import cpu_model
     from stylecam.loading import load_model
-    from stylecam.quantize import CALIBRATION_PHOTOS, CALIBRATION_STYLES, calibration_frames, onnx2int8
+    from stylecam.quantize import (CALIBRATION_PHOTOS, CALIBRATION_STYLES, QUANTIZED_OPS, calibration_frames,
+                                   onnx2int8)
+    ops = a.ops.split(",") if a.ops else QUANTIZED_OPS
     load = [round(os.getloadavg()[0], 2)]
     fp32_path = cached_onnx(load_model(a.decoder), "fp32")
     fp32 = OnnxRuntimeBackend(fp32_path)
@@ -122,7 +126,7 @@ def run(a) -> dict:
     with tempfile.TemporaryDirectory() as tmp:
         for method in a.methods.split(","):
             t0 = time.perf_counter()
-            path = onnx2int8(fp32_path, Path(tmp) / f"int8-{method}.onnx", feeds, method)
+            path = onnx2int8(fp32_path, Path(tmp) / f"int8-{method}.onnx", feeds, method, ops)
             built = time.perf_counter() - t0
             backend = OnnxRuntimeBackend(path)
             methods[method] = {"build_s": round(built, 1),
@@ -137,7 +141,7 @@ def run(a) -> dict:
             "machine": f"{os.cpu_count()}-core {cpu_model()}", "onnxruntime": onnxruntime.__version__,
             "load_average_1min": load,
             "calibration": {"photos": list(CALIBRATION_PHOTOS), "styles": list(CALIBRATION_STYLES),
-                            "frames": len(feeds)},
+                            "frames": len(feeds), "quantized_ops": ops},
             "parity_styles": a.styles, "parity_size": a.parity_size, "methods": methods,
             "speed": {"method_timed": a.methods.split(",")[0], "repeats": a.repeats, "results": timed}}
 
