@@ -25,8 +25,9 @@ b blend current+next style, s split view, m mirror, f HUD, space pause,
 k screenshot (PNG), r record (MP4, H.264), v virtual camera, h help, q/Esc quit.
 Screenshots and recordings go to --out-dir with time-stamped names; their
 paths are printed. A video file is played at its own frame rate and loops
-(--once: stop at its end; --fast-file: as fast as the loop takes frames). A camera that stops delivering frames for 2 s ends
-the run (exit status 1) with any recording finalized.
+(--once: stop at its end; --fast-file: as fast as the loop takes frames). A
+camera that stops delivering frames for 2 s ends the run (exit status 1) with
+any recording finalized.
 """
 
 
