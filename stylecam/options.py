@@ -44,8 +44,8 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
     g.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
     g.add_argument("--backend", default="auto", help=f"inference backend: {', '.join(NAMES)} (default auto)")
     g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
-    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"],
-                   help="compute precision on CUDA (default auto: fp16 on CUDA, fp32 on the CPU)")
+    g.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16", "int8"],
+                   help="compute precision (default auto: fp16 on CUDA, fp32 on the CPU; int8: onnxruntime on the CPU)")
     g.add_argument("--onnx", metavar="PATH",
                    help="frame graph from `python -m export.onnx` for the onnxruntime/tensorrt backends "
                         "(default: exported once into the user cache)")

@@ -4,6 +4,7 @@ Every run uses the random decoder, the torch backend on the CPU and tiny frames.
 """
 from __future__ import annotations
 
+import time
 from pathlib import Path
 
 import av
@@ -15,7 +16,7 @@ from clips import make_clip
 from conftest import HAS_ORT
 from stylecam.cli import main
 from stylecam.live import keys as K
-from stylecam.live.capture import Capture, SourceInfo
+from stylecam.live.capture import Capture, SourceInfo, open_source, pacing_period
 from stylecam.live.loop import LiveLoop, LiveOptions, run_live
 from stylecam.live.styleslots import StyleSlots
 from stylecam.options import RuntimeOptions, StyleOptions
@@ -194,6 +195,38 @@ def test_once_stops_at_the_end_of_the_file(clip, style_image, random_decoder, tm
     summary = run_live(_options(clip, [style_image], random_decoder, tmp_path, max_frames=None, once=True))
     assert summary.exit_code == 0 and 1 <= summary.frames <= 40
     assert "end of camera.mp4" in capsys.readouterr().err
+
+
+def test_a_file_plays_at_its_own_rate_unless_read_on_demand():
+    clip = SourceInfo("clip.mp4", is_file=True, width=64, height=48, fps=20.0)
+    assert pacing_period(clip) == pytest.approx(0.05)
+    assert pacing_period(clip, fast_file=True) == 0.0
+    assert pacing_period(SourceInfo("camera 0", False, 64, 48, 30.0)) == 0.0      # a camera paces itself
+    assert pacing_period(SourceInfo("x.mp4", True, 64, 48, 0.0)) == 0.0          # rate unknown
+
+
+def test_fast_file_hands_over_every_frame_when_asked(tmp_path):
+    path = tmp_path / "slow.mp4"
+    make_clip(path, w=64, h=48, frames=12, fps=5, audio=None)        # 2.2 s from first to last frame when played
+    cap, info = open_source(str(path))
+    capture = Capture(cap, info, loop_file=False, fast_file=True).start()
+    seen, t0 = [], time.perf_counter()
+    try:
+        while (frame := capture.newest(seen[-1] if seen else -1)) is not None:
+            seen.append(frame.index)
+            time.sleep(0.01)        # a consumer slower than decoding: still no frame skipped
+    finally:
+        capture.stop()
+    assert seen == list(range(12)) and capture.ended
+    assert time.perf_counter() - t0 < 11 / 5                          # not at the clip's 5 fps
+
+
+def test_fast_file_from_the_command_line_shows_every_frame(clip, style_image, random_decoder, tmp_path, capsys):
+    rc = main(["live", "--camera", str(clip), "-s", str(style_image), "--decoder", str(random_decoder),
+               "--backend", "torch", "--no-window", "--once", "--fast-file", "--size", "32",
+               "--out-dir", str(tmp_path)])
+    assert rc == 0
+    assert "40 frames in" in (err := capsys.readouterr().err) and "0 camera frames dropped" in err
 
 
 def test_broken_style_keeps_the_previous_one(clip, style_image, random_decoder, tmp_path, capsys):

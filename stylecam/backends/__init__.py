@@ -69,12 +69,17 @@ def _onnxruntime(model, device: str, precision: str, onnx: str | None) -> Backen
     dev = "cpu" if device == "auto" else device
     if precision == "bf16":
         raise UserError("--precision bf16 is not available with onnxruntime; use fp32 or fp16")
-
     def split_graphs(meta: dict) -> tuple[Path, Path]:
         if onnx:
             _split_source(model, onnx, "--onnx")
-        prec = meta["stylecam.precision"]
+        # int8 quantizes the frame graph only; smoothing runs the fp32 split graphs
+        prec = "fp32" if meta["stylecam.precision"] == "int8" else meta["stylecam.precision"]
         return cached_onnx(model, prec, "encoder"), cached_onnx(model, prec, "decoder")
+    if precision == "int8":
+        if dev != "cpu":
+            raise UserError("--precision int8 runs on the CPU only: add --device cpu (on CUDA use fp16)")
+        from ..quantize import cached_int8
+        return OnnxRuntimeBackend(cached_int8(onnx or cached_onnx(model, "fp32")), dev, split_graphs=split_graphs)
     frame = onnx or cached_onnx(model, "fp16" if precision == "fp16" else "fp32")
     return OnnxRuntimeBackend(frame, dev, split_graphs=split_graphs)
 
@@ -192,6 +197,8 @@ def create(name: str, model, device: str = "auto", precision: str = "auto", *,
     ``auto`` passes over a backend that cannot run them."""
     if name not in NAMES:
         raise UserError(f"unknown backend '{name}'; choose one of: {', '.join(NAMES)}")
+    if precision == "int8" and name != "onnxruntime":
+        raise UserError("--precision int8 runs only with ONNX Runtime on the CPU: add --backend onnxruntime")
     if name == "auto":
         return _auto(model, device, precision, onnx, engine, split)
     if name == "torch":

@@ -25,8 +25,9 @@ b blend current+next style, s split view, m mirror, f HUD, space pause,
 k screenshot (PNG), r record (MP4, H.264), v virtual camera, h help, q/Esc quit.
 Screenshots and recordings go to --out-dir with time-stamped names; their
 paths are printed. A video file is played at its own frame rate and loops
-(--once: stop at its end). A camera that stops delivering frames for 2 s ends
-the run (exit status 1) with any recording finalized.
+(--once: stop at its end; --fast-file: as fast as the loop takes frames). A
+camera that stops delivering frames for 2 s ends the run (exit status 1) with
+any recording finalized.
 """
 
 
@@ -36,6 +37,8 @@ def add_arguments(p):
                      help="camera index, video file or stream URL (default 0)")
     src.add_argument("--camera-size", metavar="WxH", help="ask the camera for this capture size, e.g. 1280x720")
     src.add_argument("--once", action="store_true", help="a video file stops at its end instead of looping")
+    src.add_argument("--fast-file", action="store_true",
+                     help="read a video file as fast as the loop takes frames, not at its own rate (benchmarks)")
     src.add_argument("--size", type=int, default=480,
                      help="processing size: longer side in pixels (default 480; 0 = the camera's size)")
     run = p.add_argument_group("run")
@@ -68,7 +71,7 @@ def parse(args) -> LiveOptions:
     keys = tuple((frame, key) for frame in sorted(script) for key in script[frame])
     return LiveOptions(args.camera, _camera_size(args.camera_size), args.once, args.size,
                        not args.no_window, args.max_frames, keys, Path(args.out_dir), smooth_options(args),
-                       style_options(args), runtime_options(args))
+                       style_options(args), runtime_options(args), args.fast_file)
 
 
 def run(args) -> int:

@@ -3,6 +3,11 @@
 Inference is slower than the camera, so the loop must never work through a
 queue of old frames: the reader overwrites one slot, and the loop takes
 whatever is newest. Latency stays about one frame; stale frames are dropped.
+
+A video file standing in for the camera is played at its own rate, like a
+camera; with ``fast_file`` (benchmarks) it is read on demand instead: the next
+frame is decoded ahead and handed over the moment the loop asks, so the loop,
+not the clip's rate, sets the pace, and no decoding is spent on dropped frames.
 """
 from __future__ import annotations
 
@@ -32,7 +37,7 @@ class Frame:
 @dataclass(frozen=True)
 class SourceInfo:
     label: str             # 'camera 0', a file name or a URL
-    is_file: bool          # files are paced at their own fps and loop (or end with --once)
+    is_file: bool          # files are paced at their own fps (or read on demand) and loop (or end with --once)
     width: int
     height: int
     fps: float             # as OpenCV reports it (0 when unknown)
@@ -79,13 +84,21 @@ def open_source(spec: str, size: tuple[int, int] | None = None) -> tuple[cv2.Vid
     return cap, info
 
 
+def pacing_period(info: SourceInfo, fast_file: bool = False) -> float:
+    """Seconds between delivered frames: a file at its own fps, unless read on demand; 0: no pacing."""
+    return 1.0 / info.fps if info.is_file and info.fps > 0 and not fast_file else 0.0
+
+
 class Capture:
     """Reads ``cap`` on a daemon thread; ``newest(after)`` waits for a frame newer than ``after``."""
 
-    def __init__(self, cap: cv2.VideoCapture, info: SourceInfo, loop_file: bool = True):
+    def __init__(self, cap: cv2.VideoCapture, info: SourceInfo, loop_file: bool = True, fast_file: bool = False):
         self._cap = cap
         self.info = info
         self._loop_file = loop_file
+        self._on_demand = info.is_file and fast_file
+        self._period = pacing_period(info, fast_file)
+        self._asking = False       # the loop waits in newest() (what an on-demand file waits for)
         self._cond = threading.Condition()
         self._latest: Frame | None = None
         self._stop = threading.Event()
@@ -114,11 +127,13 @@ class Capture:
                 if left <= 0:
                     self.lost = True
                     return None
+                self._asking = True
+                self._cond.notify_all()
                 self._cond.wait(left)
             return self._latest
 
     def _run(self) -> None:
-        period = 1.0 / self.info.fps if self.info.is_file and self.info.fps > 0 else 0.0
+        period = self._period
         start, n_since_start, last_ok = time.perf_counter(), 0, time.perf_counter()
         while not self._stop.is_set():
             ok, image = self._cap.read()
@@ -138,11 +153,23 @@ class Capture:
                 wait = start + n_since_start * period - now
                 if wait > 0 and self._stop.wait(wait):
                     return
+            elif self._on_demand and not self._wait_for_ask():
+                return
             n_since_start += 1
             with self._cond:
+                self._asking = False
                 self._latest = Frame(image, self.captured, time.perf_counter())
                 self.captured += 1
                 self._cond.notify_all()
+
+    def _wait_for_ask(self) -> bool:
+        """Hold the decoded frame until the loop asks for the next one; False when stopped."""
+        with self._cond:
+            while not self._asking:
+                if self._stop.is_set():
+                    return False
+                self._cond.wait(0.1)
+        return True
 
     def _finish(self, ended: bool) -> None:
         with self._cond:

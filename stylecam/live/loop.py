@@ -52,6 +52,7 @@ class LiveOptions:
     smooth: SmoothOptions                     # temporal smoothing, shared with `stylecam video`
     style: StyleOptions
     runtime: RuntimeOptions
+    fast_file: bool = False                   # a file is read on demand, not at its own rate (benchmarks)
 
 
 @dataclass
@@ -305,7 +306,7 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
         blended = session.styles(opts.style)[0] if opts.style.weights else None
         slots = StyleSlots(session.library, opts.style, blended)
         cleanup.callback(slots.close)
-        loop = LiveLoop(opts, session.backend, slots, Capture(cap, info, loop_file=not opts.once), window,
+        loop = LiveLoop(opts, session.backend, slots, Capture(cap, info, not opts.once, opts.fast_file), window,
                         on_frame)
         loop.capture.start()
         cleanup.callback(loop.capture.stop)
