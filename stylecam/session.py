@@ -38,7 +38,8 @@ class Session:
 def open_session(rt: RuntimeOptions, quiet: bool = False) -> Session:
     model = load_model(rt.decoder)
     style_encoder = copy.deepcopy(model.encoder)   # float32 always; the backend may cast its own copy
-    choice = create(rt.backend, model, rt.device, rt.precision, onnx=rt.onnx, engine=rt.engine)
+    choice = create(rt.backend, model, rt.device, rt.precision, onnx=rt.onnx, engine=rt.engine,
+                    compile=rt.compile)
     if not quiet:
         print(choice.report(), file=sys.stderr)
     device = "cuda" if "cuda" in choice.backend.device else "cpu"
