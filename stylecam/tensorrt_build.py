@@ -81,7 +81,7 @@ class Profile:
     @classmethod
     def from_shapes(cls, lo, opt, hi) -> "Profile":
         """From (H, W, ...) shapes such as ``ICudaEngine.get_tensor_profile_shape`` returns."""
-        return cls(tuple(lo[:2]), tuple(opt[:2]), tuple(hi[:2]))
+        return cls(tuple(lo)[:2], tuple(opt)[:2], tuple(hi)[:2])
 
     def contains(self, h: int, w: int) -> bool:
         return self.min[0] <= h <= self.max[0] and self.min[1] <= w <= self.max[1]
