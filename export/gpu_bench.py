@@ -37,8 +37,8 @@ import torch.nn as nn
 TINY = os.environ.get("GPU_BENCH_TINY") == "1"
 SIZES = {"720p": (64, 48)} if TINY else {"720p": (1280, 720), "1080p": (1920, 1080)}
 BATCHES = (1, 2) if TINY else (1, 8)
-ROUND_S = 0.05 if TINY else 0.2      # each timing round lasts about this long
-ROUNDS = 3 if TINY else 5
+ROUND_S = 0.05 if TINY else 0.15     # each timing round lasts about this long
+ROUNDS = 3                           # the median of these
 GOAL_FPS, GOAL_SPEEDUP = 500, 8      # issue 12: full model, 720p, fp16, batch 1, against fp32 eager
 
 

