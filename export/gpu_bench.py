@@ -260,7 +260,7 @@ def step_speed(out: Path) -> dict:
     for kind, size in _cases():
         if kind not in nets:
             continue
-        variants = {**SPEED, **(SPEED_FULL_720P if (kind, size) == ("full", "720p") else {})}
+        variants = {**SPEED, **(SPEED_FULL_720P if (kind, size) == ("full", "720p") and not TINY else {})}
         for name, v in variants.items():
             for n in BATCHES:
                 if v.dtype == torch.float32 and n != 1:

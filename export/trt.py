@@ -76,12 +76,12 @@ def run(opts: EngineOptions) -> int:
 
     from stylecam.convert import check_stylecam_onnx
     from stylecam.tensorrt_build import onnx2engine, tensorrt_or_error
+    tensorrt_or_error()                # first: without it nothing else here can help
     if not opts.onnx.exists():
         raise UserError(f"--onnx graph not found: {opts.onnx}; export it first: python -m export.onnx -o {opts.onnx}")
     check_input_file(opts.onnx, "--onnx graph")
     check_stylecam_onnx(opts.onnx, "frame")
     check_output_file(opts.out, [opts.onnx], opts.overwrite)
-    tensorrt_or_error()
     t0 = time.perf_counter()
     info = onnx2engine(opts.onnx, opts.out, opts.profile, opts.timing_cache, opts.workspace_gib, opts.precision)
     print(f"wrote {opts.out}  ({opts.out.stat().st_size / 1e6:.1f} MB, {info['precision']}, {opts.profile}, "

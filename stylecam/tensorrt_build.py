@@ -155,11 +155,12 @@ def tensorrt_or_error():
 _LOGGER = None
 
 
-def logger():
+def logger(clear: bool = False):
     """The process's one TensorRT logger (TensorRT expects a single logger for its builders and runtimes).
 
     Warnings go to stderr, one line each; errors are kept (``last_error``) for the one-line
-    UserError that the failing call raises, so nothing is printed twice."""
+    UserError that the failing call raises, so nothing is printed twice. ``clear``: forget the
+    errors of earlier operations."""
     global _LOGGER
     if _LOGGER is None:
         trt = tensorrt_or_error()
@@ -176,6 +177,8 @@ def logger():
                     print(f"tensorrt: {one_line(msg)}", file=sys.stderr)
 
         _LOGGER = _Logger()
+    if clear:
+        _LOGGER.errors = []
     return _LOGGER
 
 
@@ -248,7 +251,7 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
 
 
 def _build(trt, onnx_path: Path, profile: Profile, timing_cache, workspace_gib: float, log):
-    builder = trt.Builder(logger())
+    builder = trt.Builder(logger(clear=True))
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
     parser = trt.OnnxParser(network, logger())
     if not parser.parse_from_file(str(onnx_path)):

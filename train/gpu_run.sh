@@ -37,7 +37,7 @@ main() {
     SITE=${SITE:-/tmp/site}
     DRY_RUN=${DRY_RUN:-0}
     if [ "$DRY_RUN" = 1 ]; then      # tiny everything, on the CPU
-        : "${SETUP_S:=60}" "${PROBE_BUDGET_S:=60}" "${BATCHES:=1 2}" "${PROBE_S:=0.3}" "${WARMUP:=1}"
+        : "${SETUP_S:=60}" "${PROBE_BUDGET_S:=60}" "${BATCHES:=2}" "${PROBE_S:=0.3}" "${WARMUP:=1}"
         : "${CROP:=32}" "${SHORT:=48}" "${TEACHER_MIN:=0.03}" "${TEACHER_GRACE_S:=90}" "${LITE_MIN:=0.03}"
         : "${LITE_GRACE_S:=90}" "${BENCH_S:=40}" "${DEVICE:=cpu}" "${TOTAL_S:=600}" "${PROBE_SETTING:=fp32}"
         export GPU_BENCH_TINY=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}

@@ -75,7 +75,7 @@ class TensorRTBackend(Backend):
         self.precision = info.get("precision", "?")
         self.input, self.output = FRAME_INPUTS[0], FRAME_OUTPUT
         try:
-            self.runtime = trt.Runtime(logger())
+            self.runtime = trt.Runtime(logger(clear=True))
             self.engine = self.runtime.deserialize_cuda_engine(self.path.read_bytes())
             if self.engine is None:
                 raise UserError(f"{self.path} could not be loaded by TensorRT {trt.__version__} ({last_error()}); "
