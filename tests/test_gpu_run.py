@@ -73,9 +73,9 @@ def test_dry_run_writes_every_output(tmp_path, data):
     out = tmp_path / "out"
     summary = json.loads((out / "summary.json").read_text())
     steps = {s["step"]: s["status"] for s in summary["steps"]}
-    assert steps["setup"] == steps["probe"] == steps["teacher"] == steps["bench"] == "0"
+    assert steps["setup"] == steps["probe"] == steps["teacher"] == steps["bench"] == 0
     has_lite = subprocess.run([sys.executable, "-c", "import train.lite"], cwd=ROOT).returncode == 0
-    assert steps["lite"] == ("0" if has_lite else "skipped")
+    assert steps["lite"] == (0 if has_lite else "skipped")
     assert set(summary["probe"]) == {"batch2"} and summary["dry_run"]
     load_decoder(out / "teacher" / "decoder.pt")                     # a real decoder was trained and written
     assert summary["teacher"]["iterations"] >= 1

