@@ -47,10 +47,10 @@ def parse(argv: list[str] | None) -> ExportOptions:
 
 
 def run(opts: ExportOptions) -> int:
+    from stylecam.convert import style2onnx, torch2onnx
+    from stylecam.graphs import OPSET
     from stylecam.loading import load_model
     from stylecam.safeio import check_input_file, check_output_file
-
-    from stylecam.convert import OPSET, style2onnx, torch2onnx
     if opts.out.suffix != ".onnx":
         raise UserError(f"-o {opts.out}: give a file name ending in .onnx")
     check_output_file(opts.out, [], opts.overwrite)

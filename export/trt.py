@@ -72,9 +72,8 @@ def parse(argv: list[str] | None) -> EngineOptions:
 
 
 def run(opts: EngineOptions) -> int:
+    from stylecam.graphs import check_stylecam_onnx
     from stylecam.safeio import check_input_file, check_output_file
-
-    from stylecam.convert import check_stylecam_onnx
     from stylecam.tensorrt_build import onnx2engine, tensorrt_or_error
     tensorrt_or_error()                # first: without it nothing else here can help
     if not opts.onnx.exists():

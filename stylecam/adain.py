@@ -24,6 +24,19 @@ def calc_mean_std(feat: torch.Tensor, eps: float = EPS) -> tuple[torch.Tensor, t
     return mean, (var + eps).sqrt()
 
 
+def renormalize(feat: torch.Tensor, mean: torch.Tensor, std: torch.Tensor,
+                new_mean: torch.Tensor, new_std: torch.Tensor) -> torch.Tensor:
+    """σ'·(x − μ)/σ + μ': features of statistics (μ, σ) given the statistics (μ', σ').
+
+    feat: (N, C, H, W); mean, std: (N, C); new_mean, new_std: (N, C) or (C,).
+    Returns float32 features of feat's shape.
+    """
+    mean, std = mean.float()[..., None, None], std.float()[..., None, None]       # (N, C, 1, 1)
+    new_mean = new_mean.float().expand(mean.shape[:2])[..., None, None]
+    new_std = new_std.float().expand(std.shape[:2])[..., None, None]
+    return (feat.float() - mean) / std * new_std + new_mean
+
+
 def adain(content_feat: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
           eps: float = EPS) -> torch.Tensor:
     """AdaIN(x, y) = σ(y)·(x − μ(x))/σ(x) + μ(y).
@@ -31,17 +44,20 @@ def adain(content_feat: torch.Tensor, style_mean: torch.Tensor, style_std: torch
     content_feat: (N, C, H, W); style_mean, style_std: (N, C) or (C,).
     Returns float32 features of content_feat's shape.
     """
-    c_mean, c_std = calc_mean_std(content_feat, eps)   # (N, C)
-    s_mean = style_mean.float().expand_as(c_mean)      # (N, C)
-    s_std = style_std.float().expand_as(c_std)
-    normalized = (content_feat.float() - c_mean[..., None, None]) / c_std[..., None, None]
-    return normalized * s_std[..., None, None] + s_mean[..., None, None]
+    return renormalize(content_feat, *calc_mean_std(content_feat, eps), style_mean, style_std)
 
 
-def adain_with_strength(content_feat: torch.Tensor, style_mean: torch.Tensor,
-                        style_std: torch.Tensor, alpha: torch.Tensor | float) -> torch.Tensor:
-    """t = (1 − α)·f(c) + α·AdaIN(f(c), f(s)); α = 0 returns the content features."""
-    t = adain(content_feat, style_mean, style_std)
+def adain_with_strength(content_feat: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+                        alpha: torch.Tensor | float, content_mean: torch.Tensor | None = None,
+                        content_std: torch.Tensor | None = None) -> torch.Tensor:
+    """t = (1 − α)·f(c) + α·AdaIN(f(c), f(s)); α = 0 returns the content features.
+
+    content_mean, content_std: (N, C) statistics to normalize f(c) by, in place of its own
+    (temporal smoothing passes running ones); alpha: scalar or (N,). Returns float32.
+    """
+    if content_mean is None or content_std is None:
+        content_mean, content_std = calc_mean_std(content_feat)
+    t = renormalize(content_feat, content_mean, content_std, style_mean, style_std)
     alpha = torch.as_tensor(alpha, dtype=torch.float32, device=t.device).reshape(-1, 1, 1, 1)
     return torch.lerp(content_feat.float(), t, alpha)
 

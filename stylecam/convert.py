@@ -4,19 +4,24 @@
     frame (uint8, H×W×3, BGR) + style_mean (512) + style_std (512) + alpha ()
     -> stylized (uint8, H×W×3, BGR)
 with the casts, channel flip, layout change, clamp and rounding inside.
+``encoder2onnx`` / ``decoder2onnx``: the same network split at the content features
+(``encode`` and ``decode`` of the model API), for temporal smoothing on graph backends.
 ``style2onnx``: the style encoder, image (uint8, H×W×3, BGR) -> mean, std (512 each).
-``onnx2engine`` (the TensorRT engine from the frame graph) is in ``tensorrt_build``.
+``onnx2engine`` (TensorRT engines from the frame, encoder and decoder graphs) is in ``tensorrt_build``.
+Names, metadata and the checks a backend makes on load are in ``stylecam.graphs``.
 
 Exporter and opset (design.md §4, §5): the dynamo exporter at opset 20, the
 newest opset TensorRT 10 parses, gives a clean graph (reflect ``Pad`` nodes
 directly) and reproduces PyTorch bit for bit on ONNX Runtime. H and W are
-dynamic as ``8 * Dim``: the graph takes sides that are multiples of 8 and the
-backends reflect-pad other sizes and crop back, exactly as ``StyleTransfer``
-does in PyTorch.
+dynamic as ``m * Dim`` (m the model's size multiple, 8 for the full model): the
+graphs take sides that are multiples of m and the backends reflect-pad other
+sizes and crop back, exactly as ``forward`` does in PyTorch. The only nodes that
+touch a uint8 tensor are the first Cast (input) and the last (output): TensorRT
+takes UINT8 nowhere else.
 """
 from __future__ import annotations
 
-import hashlib
+import copy
 import os
 from pathlib import Path
 
@@ -25,92 +30,69 @@ import torch.nn as nn
 
 from .adain import calc_mean_std
 from .errors import UserError
-from .model import SIZE_MULTIPLE, StyleTransfer, from_bgr_uint8, to_bgr_uint8
+from .graphs import (DECODER_INPUTS, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUT, FRAME_INPUTS, FRAME_OUTPUT,
+                     OPSET, PRECISIONS, PRODUCER, STYLE_INPUT, STYLE_OUTPUTS, metadata)
+from .model import from_bgr_uint8, to_bgr_uint8
 from .safeio import atomic_output
 
-OPSET = 20
-EXPORTER = "torch.onnx dynamo"
-FORMAT_VERSION = "1"            # bump when the graph's inputs/outputs change
-PRODUCER = "stylecam"
-FRAME_INPUTS = ("frame", "style_mean", "style_std", "alpha")
-FRAME_OUTPUT = "stylized"        # ONNX names are unique, so the output cannot be called "frame" too
-STYLE_INPUT = "image"
-STYLE_OUTPUTS = ("style_mean", "style_std")
 MAX_SIDE = 8192                  # upper bound of the dynamic sides (an export-time constraint only)
-PRECISIONS = ("fp32", "fp16")
+EXAMPLE_SIDES = (4, 6)           # the example frame, in size multiples
 
 
 class FrameGraph(nn.Module):
-    """StyleTransfer with OpenCV/PyAV frames in and out.
+    """The model with OpenCV/PyAV frames in and out.
 
-    fp16: encoder and decoder in half precision; the AdaIN statistics stay float32
+    fp16: the network in half precision; the AdaIN statistics stay float32
     (``adain.calc_mean_std`` casts up, and the graph keeps those Casts).
     """
 
-    def __init__(self, model: StyleTransfer, dtype: torch.dtype = torch.float32):
+    def __init__(self, model, dtype: torch.dtype = torch.float32):
         super().__init__()
-        self.model = model
-        self.dtype = dtype
+        self.model, self.dtype = model, dtype
 
     def forward(self, frame, style_mean, style_std, alpha):
-        # frame: (H, W, 3) uint8 BGR, H and W multiples of 8
-        x = from_bgr_uint8(frame.unsqueeze(0), self.dtype)                       # (1, 3, H, W) RGB
-        return to_bgr_uint8(self.model(x, style_mean, style_std, alpha))[0]
+        # frame: (H, W, 3) uint8 BGR, H and W multiples of the size multiple
+        x = from_bgr_uint8(frame, self.dtype)[None]                             # (1, 3, H, W) RGB
+        return to_bgr_uint8(self.model(x, style_mean, style_std, alpha)[0])
+
+
+class EncoderGraph(nn.Module):
+    """frame (H, W, 3) uint8 BGR -> features (1, C, h, w) float32: the model's ``encode``."""
+
+    def __init__(self, model, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.model, self.dtype = model, dtype
+
+    def forward(self, frame):
+        return self.model.encode(from_bgr_uint8(frame, self.dtype)[None]).float()
+
+
+class DecoderGraph(nn.Module):
+    """features (1, C, h, w) float32 + content and style statistics + alpha -> (H, W, 3) uint8 BGR:
+    the model's ``decode``, clamped and rounded."""
+
+    def __init__(self, model, dtype: torch.dtype = torch.float32):
+        super().__init__()
+        self.model, self.dtype = model, dtype
+
+    def forward(self, features, content_mean, content_std, style_mean, style_std, alpha):
+        y = self.model.decode(features.to(self.dtype), content_mean[None], content_std[None],
+                              style_mean, style_std, alpha)                    # (1, 3, H, W)
+        return to_bgr_uint8(y[0].clamp(0, 1))
 
 
 class StyleGraph(nn.Module):
     """The style encoder: (H, W, 3) uint8 BGR -> mean, std (512,) float32 at relu4_1."""
 
-    def __init__(self, model: StyleTransfer):
+    def __init__(self, model):
         super().__init__()
-        self.encoder = model.encoder
+        self.encoder = model.style_encoder
         self.eps = model.config.eps
 
     def forward(self, image):
-        x = from_bgr_uint8(image.unsqueeze(0))                                 # (1, 3, H, W) RGB
+        x = from_bgr_uint8(image)[None]                                        # (1, 3, H, W) RGB
         mean, std = calc_mean_std(self.encoder(x), self.eps)                   # (1, 512) each
         return mean[0], std[0]
-
-
-def model_hash(model: StyleTransfer) -> str:
-    """Identifies the weights (decoder tensors + encoder version), whatever file they came from."""
-    h = hashlib.sha256(model.encoder.version.encode())
-    for name, t in sorted(model.decoder.state_dict().items()):
-        h.update(name.encode())
-        h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()[:16]
-
-
-def file_hash(path: str | os.PathLike) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()[:16]
-
-
-def _metadata(model: StyleTransfer, graph: str, precision: str, extra: dict) -> dict[str, str]:
-    meta = {
-        "producer": PRODUCER,
-        "stylecam.format": FORMAT_VERSION,
-        "stylecam.graph": graph,
-        "stylecam.precision": precision,
-        "stylecam.exporter": f"{EXPORTER} (torch {torch.__version__})",
-        "stylecam.opset": str(OPSET),
-        "stylecam.size_multiple": str(SIZE_MULTIPLE),
-        "stylecam.input": ("frame: uint8 (H, W, 3) BGR as OpenCV/PyAV give it, H and W multiples of 8 "
-                           "(reflect-pad and crop other sizes); style_mean, style_std: float32 (512,) "
-                           "at relu4_1; alpha: float32 scalar in [0, 1]" if graph == "frame" else
-                           "image: uint8 (H, W, 3) BGR, H and W multiples of 8"),
-        "stylecam.output": ("stylized: uint8 (H, W, 3) BGR" if graph == "frame" else
-                            "style_mean, style_std: float32 (512,), biased variance, eps 1e-5"),
-        "stylecam.normalization": ("RGB/255 into VGG-19 with Caffe pre-processing folded into conv1_1 "
-                                   "and per-channel vgg_normalised scaling"),
-        "stylecam.encoder_version": model.encoder.version,
-        "stylecam.weights_hash": model_hash(model),
-    }
-    meta.update({f"stylecam.{k}": str(v) for k, v in extra.items()})
-    return meta
 
 
 def _save(program, path: Path, meta: dict[str, str]) -> Path:
@@ -137,62 +119,77 @@ def _export(module: nn.Module, args: tuple, input_names, output_names, dynamic_s
                                  optimize=True, verbose=False)
 
 
-def _sides():
+def _sides(step: int, multiple: int) -> tuple:
+    """Dynamic (h, w) = step · Dim: a frame's sides (step = the size multiple) or its features'
+    (step 1), for frames of up to MAX_SIDE pixels."""
     from torch.export import Dim
-    h8 = Dim("h8", min=2, max=MAX_SIDE // SIZE_MULTIPLE)
-    w8 = Dim("w8", min=2, max=MAX_SIDE // SIZE_MULTIPLE)
-    return {0: SIZE_MULTIPLE * h8, 1: SIZE_MULTIPLE * w8}
+    h = Dim("h", min=2, max=MAX_SIDE // multiple)
+    w = Dim("w", min=2, max=MAX_SIDE // multiple)
+    return step * h, step * w
 
 
-def torch2onnx(model: StyleTransfer, path: str | os.PathLike, precision: str = "fp32",
-               extra_meta: dict | None = None) -> Path:
-    """Export the per-frame graph. ``model`` is left unchanged (a copy is cast for fp16)."""
-    import copy
+def _example_frame(m: int) -> torch.Tensor:
+    return torch.zeros(EXAMPLE_SIDES[0] * m, EXAMPLE_SIDES[1] * m, 3, dtype=torch.uint8)
+
+
+def _prepared(model, precision: str) -> tuple[nn.Module, torch.dtype]:
+    """A CPU copy of ``model`` in the precision's dtype (``model`` is left unchanged)."""
     if precision not in PRECISIONS:
         raise UserError(f"precision {precision}: choose one of {', '.join(PRECISIONS)}")
     dtype = torch.float16 if precision == "fp16" else torch.float32
-    m = copy.deepcopy(model).cpu().eval()
-    m.encoder.to(dtype)
-    m.decoder.to(dtype)
-    graph = FrameGraph(m, dtype).eval()
-    example = (torch.zeros(32, 48, 3, dtype=torch.uint8), torch.zeros(512), torch.ones(512), torch.tensor(1.0))
-    program = _export(graph, example, FRAME_INPUTS, (FRAME_OUTPUT,),
-                      {"frame": _sides(), "style_mean": None, "style_std": None, "alpha": None})
-    return _save(program, Path(path), _metadata(model, "frame", precision, extra_meta or {}))
+    return copy.deepcopy(model).cpu().eval().to(dtype), dtype
 
 
-def style2onnx(model: StyleTransfer, path: str | os.PathLike, extra_meta: dict | None = None) -> Path:
+def _channels(model) -> int:
+    """C of the model's features (the API does not state it: lite networks choose their own)."""
+    m, p = model.config.size_multiple, next(model.parameters())
+    with torch.no_grad():
+        return model.encode(torch.zeros(1, 3, 2 * m, 2 * m, dtype=p.dtype, device=p.device)).shape[1]
+
+
+def torch2onnx(model, path: str | os.PathLike, precision: str = "fp32", extra_meta: dict | None = None) -> Path:
+    """Export the per-frame graph."""
+    m, dtype = _prepared(model, precision)
+    size = model.config.size_multiple
+    h, w = _sides(size, size)
+    program = _export(FrameGraph(m, dtype).eval(), (_example_frame(size), torch.zeros(512), torch.ones(512),
+                                                    torch.tensor(1.0)),
+                      FRAME_INPUTS, (FRAME_OUTPUT,),
+                      {"frame": {0: h, 1: w}, "style_mean": None, "style_std": None, "alpha": None})
+    return _save(program, Path(path), metadata(model, "frame", precision, _channels(model), extra_meta or {}))
+
+
+def encoder2onnx(model, path: str | os.PathLike, precision: str = "fp32", extra_meta: dict | None = None) -> Path:
+    """Export the encoder graph: the first half of the split network."""
+    m, dtype = _prepared(model, precision)
+    size = model.config.size_multiple
+    h, w = _sides(size, size)
+    program = _export(EncoderGraph(m, dtype).eval(), (_example_frame(size),), (ENCODER_INPUT,), (ENCODER_OUTPUT,),
+                      {ENCODER_INPUT: {0: h, 1: w}})
+    return _save(program, Path(path), metadata(model, "encoder", precision, _channels(model), extra_meta or {}))
+
+
+def decoder2onnx(model, path: str | os.PathLike, precision: str = "fp32", extra_meta: dict | None = None) -> Path:
+    """Export the decoder graph: the second half of the split network."""
+    m, dtype = _prepared(model, precision)
+    size, c = model.config.size_multiple, _channels(model)
+    h, w = _sides(1, size)
+    features = torch.zeros(1, c, *EXAMPLE_SIDES)
+    stats = (torch.zeros(c), torch.ones(c), torch.zeros(512), torch.ones(512), torch.tensor(1.0))
+    dynamic = {name: None for name in DECODER_INPUTS} | {"features": {2: h, 3: w}}
+    program = _export(DecoderGraph(m, dtype).eval(), (features, *stats), DECODER_INPUTS, (DECODER_OUTPUT,), dynamic)
+    return _save(program, Path(path), metadata(model, "decoder", precision, c, extra_meta or {}))
+
+
+def style2onnx(model, path: str | os.PathLike, extra_meta: dict | None = None) -> Path:
     """Export the style encoder graph (float32)."""
-    import copy
     graph = StyleGraph(copy.deepcopy(model).cpu().float().eval())
-    program = _export(graph, (torch.zeros(32, 48, 3, dtype=torch.uint8),), (STYLE_INPUT,), STYLE_OUTPUTS,
-                      {"image": _sides()})
-    return _save(program, Path(path), _metadata(model, "style", "fp32", extra_meta or {}))
+    size = model.config.size_multiple
+    h, w = _sides(size, size)
+    program = _export(graph, (_example_frame(size),), (STYLE_INPUT,), STYLE_OUTPUTS, {STYLE_INPUT: {0: h, 1: w}})
+    return _save(program, Path(path), metadata(model, "style", "fp32", 512, extra_meta or {}))
 
 
-def read_metadata(path: str | os.PathLike) -> dict[str, str]:
-    """metadata_props of an ONNX file (a UserError if it is not one)."""
-    import onnx
-    p = Path(path)
-    if not p.is_file():
-        raise UserError(f"ONNX file not found: {p}")
-    try:
-        proto = onnx.load_model(str(p), load_external_data=False)
-    except Exception as e:   # protobuf decode errors for anything that is not an ONNX file
-        raise UserError(f"{p} is not an ONNX file ({type(e).__name__})") from None
-    return {prop.key: prop.value for prop in proto.metadata_props}
-
-
-def check_stylecam_onnx(path: str | os.PathLike, graph: str = "frame") -> dict[str, str]:
-    """Metadata of a stylecam ONNX graph of the given kind; a UserError naming the fix otherwise."""
-    meta = read_metadata(path)
-    fix = "export one with: python -m export.onnx -o stylecam.onnx"
-    if meta.get("producer") != PRODUCER:
-        raise UserError(f"{path} was not exported by stylecam (no stylecam metadata); {fix}")
-    if meta.get("stylecam.format") != FORMAT_VERSION:
-        raise UserError(f"{path} is a stylecam graph of format {meta.get('stylecam.format')}, this version "
-                        f"reads format {FORMAT_VERSION}; {fix}")
-    if meta.get("stylecam.graph") != graph:
-        raise UserError(f"{path} is the stylecam {meta.get('stylecam.graph')} graph, not the {graph} graph")
-    return meta
+# graph -> exporter(model, path, precision): what the backends' user cache calls
+EXPORTERS = {"frame": torch2onnx, "encoder": encoder2onnx, "decoder": decoder2onnx}
 

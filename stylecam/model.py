@@ -92,13 +92,18 @@ class Decoder(nn.Module):
 
 
 def from_bgr_uint8(frames: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
-    """(N, H, W, 3) uint8 BGR, as OpenCV and PyAV hand frames over -> (N, 3, H, W) RGB in [0, 1]."""
-    return frames.flip(-1).permute(0, 3, 1, 2).to(dtype) / 255
+    """(…, H, W, 3) uint8 BGR, as OpenCV and PyAV hand frames over -> (…, 3, H, W) RGB in [0, 1].
+
+    The cast comes first: in an exported graph only a Cast may touch the uint8 tensor
+    (TensorRT takes UINT8 as a network input consumed by a Cast, nothing else)."""
+    return frames.to(dtype).flip(-1).movedim(-1, -3) / 255
 
 
 def to_bgr_uint8(images: torch.Tensor) -> torch.Tensor:
-    """(N, 3, H, W) RGB in [0, 1] -> (N, H, W, 3) uint8 BGR (rounded, computed in float32)."""
-    return images.float().mul(255).round().to(torch.uint8).permute(0, 2, 3, 1).flip(-1)
+    """(…, 3, H, W) RGB in [0, 1] -> (…, H, W, 3) uint8 BGR (rounded, computed in float32).
+
+    The cast comes last, for the same reason as in ``from_bgr_uint8``."""
+    return images.float().mul(255).round().movedim(-3, -1).flip(-1).to(torch.uint8)
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[torch.Tensor, tuple[int, int]]:
@@ -111,7 +116,9 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[tor
 
 
 class StyleTransfer(nn.Module):
-    """encoder + AdaIN + decoder with the signature the exporter uses."""
+    """encoder + AdaIN + decoder: the model API every network implements (design.md §2)."""
+
+    kind = "full"
 
     def __init__(self, encoder: Encoder, decoder: Decoder, config: ModelConfig = ModelConfig()):
         super().__init__()
@@ -119,18 +126,37 @@ class StyleTransfer(nn.Module):
         self.encoder = encoder
         self.decoder = decoder
 
+    @property
+    def style_encoder(self) -> Encoder:
+        """The VGG encoder the style statistics come from (here also the content encoder)."""
+        return self.encoder
+
+    def encode(self, x: torch.Tensor) -> torch.Tensor:
+        """x: (N, 3, H, W) RGB [0, 1], H and W multiples of 8 -> features (N, 512, H/8, W/8)."""
+        return self.encoder(x)
+
+    def decode(self, feat: torch.Tensor, content_mean: torch.Tensor, content_std: torch.Tensor,
+               style_mean: torch.Tensor, style_std: torch.Tensor,
+               alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
+        """AdaIN of ``feat`` normalized by (content_mean, content_std), then the decoder.
+
+        feat: (N, 512, h, w); content_mean/std: (N, 512) float32, normally ``calc_mean_std(feat)``;
+        style_mean/std: (N, 512) or (512,); alpha: scalar or (N,) -> (N, 3, 8h, 8w) RGB, not clamped."""
+        t = A.adain_with_strength(feat, style_mean, style_std, alpha, content_mean, content_std)  # float32
+        return self.decoder(t.to(feat.dtype))
+
     def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
                 alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
         """content: (N, 3, H, W) RGB [0, 1], any H, W ≥ 16; style_mean/std: (N, 512) or (512,);
         alpha: scalar or (N,) -> (N, 3, H, W) RGB, clamped to [0, 1]."""
         x, (h, w) = pad_to_multiple(content, self.config.size_multiple)
-        feat = self.encoder(x)                                         # (N, 512, H/8, W/8)
-        t = A.adain_with_strength(feat, style_mean, style_std, alpha)  # float32
-        out = self.decoder(t.to(feat.dtype))
+        feat = self.encode(x)                                             # (N, 512, H/8, W/8)
+        content_mean, content_std = A.calc_mean_std(feat, self.config.eps)
+        out = self.decode(feat, content_mean, content_std, style_mean, style_std, alpha)
         return out[..., :h, :w].clamp(0, 1)
 
     @torch.no_grad()
     def style_stats(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """style: (N, 3, H, W) RGB [0, 1] -> mean, std: (N, 512) float32 at relu4_1."""
         x, _ = pad_to_multiple(style, self.config.size_multiple)
-        return A.calc_mean_std(self.encoder(x), self.config.eps)
+        return A.calc_mean_std(self.style_encoder(x), self.config.eps)

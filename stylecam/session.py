@@ -35,11 +35,12 @@ class Session:
         return [Style(name, mean, std)]
 
 
-def open_session(rt: RuntimeOptions, quiet: bool = False) -> Session:
+def open_session(rt: RuntimeOptions, quiet: bool = False, split: bool = False) -> Session:
+    """split: the command runs the backend's encode/decode (``SmoothOptions.split``)."""
     model = load_model(rt.decoder)
-    style_encoder = copy.deepcopy(model.encoder)   # float32 always; the backend may cast its own copy
+    style_encoder = copy.deepcopy(model.style_encoder)   # float32 always; the backend may cast its own copy
     choice = create(rt.backend, model, rt.device, rt.precision, onnx=rt.onnx, engine=rt.engine,
-                    compile=rt.compile)
+                    compile=rt.compile, split=split)
     if not quiet:
         print(choice.report(), file=sys.stderr)
     device = "cuda" if "cuda" in choice.backend.device else "cpu"

@@ -1,4 +1,5 @@
-"""TensorRT engines from the ONNX frame graph: the builder, its cache keys and the engine contract.
+"""TensorRT engines from the ONNX frame, encoder and decoder graphs: the builder, its cache keys
+and the engines' contracts.
 
 Strongly typed networks (``NetworkDefinitionCreationFlag.STRONGLY_TYPED``): every tensor's type
 comes from the graph, so an FP16 engine is built from the FP16 ONNX graph, which already keeps
@@ -11,8 +12,11 @@ whose ONNX parser reads opset 20 and whose networks are explicit-batch with no f
 the strongly typed flag and the name-based tensor API used here; 11 keeps the flag (ignored:
 strong typing is always on) but replaces other 10.x calls and has not been tried.
 
+A profile is given in frame pixels (H, W) for every graph; ``graphs.dynamic_input`` turns it into
+the shape of the graph's one dynamic input (the decoder's is the features, H/m × W/m).
+
 Pure parts (tested without TensorRT): ``Profile``, ``engine_key``, ``timing_cache_path``,
-``io_problems``, ``output_shape_problem``.
+``io_problems``, ``engine_graph``, ``output_shape_problem``.
 """
 from __future__ import annotations
 
@@ -24,8 +28,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from .convert import FRAME_INPUTS, FRAME_OUTPUT, check_stylecam_onnx, file_hash
 from .errors import UserError
+from .graphs import (DECODER_INPUTS, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUT, FRAME_INPUTS, FRAME_OUTPUT,
+                     check_stylecam_onnx, dynamic_input, file_hash, read_metadata)
 from .model import MIN_SIDE, SIZE_MULTIPLE
 from .safeio import atomic_output
 
@@ -41,6 +46,21 @@ FRAME_IO = (
     (FRAME_INPUTS[3], "input", "float32", ()),
     (FRAME_OUTPUT, "output", "uint8", (-1, -1, 3)),
 )
+# The split graphs'; C (the features' channels) is the network's own.
+ENCODER_IO = (
+    (ENCODER_INPUT, "input", "uint8", (-1, -1, 3)),
+    (ENCODER_OUTPUT, "output", "float32", (1, -1, -1, -1)),
+)
+DECODER_IO = (
+    (DECODER_INPUTS[0], "input", "float32", (1, -1, -1, -1)),
+    (DECODER_INPUTS[1], "input", "float32", (-1,)),
+    (DECODER_INPUTS[2], "input", "float32", (-1,)),
+    (DECODER_INPUTS[3], "input", "float32", (512,)),
+    (DECODER_INPUTS[4], "input", "float32", (512,)),
+    (DECODER_INPUTS[5], "input", "float32", ()),
+    (DECODER_OUTPUT, "output", "uint8", (-1, -1, 3)),
+)
+ENGINE_IO = {"frame": FRAME_IO, "encoder": ENCODER_IO, "decoder": DECODER_IO}   # graph -> its engine's I/O
 
 
 def _hw(s: tuple[int, int]) -> str:
@@ -130,6 +150,14 @@ def io_problems(found, expected=FRAME_IO) -> list[str]:
     return problems
 
 
+def engine_graph(onnx_path: str | os.PathLike) -> tuple[str, dict[str, str]]:
+    """Which graph an engine can be built from (frame, encoder or decoder) and its metadata;
+    a UserError naming the fix for any other file."""
+    graph = read_metadata(onnx_path).get("stylecam.graph")
+    graph = graph if graph in ENGINE_IO else "frame"      # otherwise check_stylecam_onnx says what it is
+    return graph, check_stylecam_onnx(onnx_path, graph)
+
+
 def output_shape_problem(input_shape: tuple, output_shape: tuple) -> str | None:
     """The frame graph gives back a frame of the input's shape."""
     if tuple(output_shape) != tuple(input_shape):
@@ -200,15 +228,15 @@ def gpu_name() -> str:
 def current_engine_key(onnx_path: str | os.PathLike, profile: Profile) -> dict:
     """engine_key for this graph on this machine (the graph's precision is its own)."""
     trt = tensorrt_or_error()
-    precision = check_stylecam_onnx(onnx_path, "frame").get("stylecam.precision", "fp32")
+    precision = engine_graph(onnx_path)[1].get("stylecam.precision", "fp32")
     return engine_key(file_hash(onnx_path), trt.__version__, gpu_name(), profile, precision)
 
 
 def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, profile: Profile = Profile(),
                 timing_cache: str | os.PathLike | None = None, workspace_gib: float = 4.0,
                 precision: str | None = None, log=print) -> dict:
-    """Build a strongly typed TensorRT engine from the frame graph; writes the engine and a JSON
-    beside it (the key + build facts) and returns that JSON's dict.
+    """Build a strongly typed TensorRT engine from the frame, encoder or decoder graph; writes the
+    engine and a JSON beside it (the key + build facts) and returns that JSON's dict.
 
     The engine's precision is the graph's (``stylecam.precision``); ``precision``, when given, is
     what the caller expects of it. ``timing_cache``: a folder (the cache file inside is keyed by
@@ -217,7 +245,7 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
     trt = tensorrt_or_error()
     if not torch.cuda.is_available():
         raise UserError("building a TensorRT engine needs a CUDA GPU; none is visible here")
-    meta = check_stylecam_onnx(onnx_path, "frame")
+    graph, meta = engine_graph(onnx_path)
     graph_precision = meta.get("stylecam.precision", "fp32")
     if precision and precision != graph_precision:
         raise UserError(f"{onnx_path} is the {graph_precision} graph and a strongly typed engine has the graph's "
@@ -225,10 +253,12 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
                         f"-o stylecam_{precision}.onnx")
     if timing_cache is not None and Path(timing_cache).is_dir():
         timing_cache = timing_cache_path(timing_cache, trt.__version__, gpu_name())
-    log(f"building a TensorRT {graph_precision} engine from {onnx_path} ({profile}); this takes minutes, once")
+    log(f"building a TensorRT {graph_precision} {graph} engine from {onnx_path} ({profile}); "
+        "this takes minutes, once")
+    shapes = [dynamic_input(graph, meta, *sides) for sides in (profile.min, profile.opt, profile.max)]
     t0 = time.perf_counter()
     try:
-        serialized, cache = _build(trt, Path(onnx_path), profile, timing_cache, workspace_gib, log)
+        serialized, cache = _build(trt, Path(onnx_path), shapes, timing_cache, workspace_gib, log)
     except UserError:
         raise
     except Exception as e:      # TensorRT's Python bindings raise TypeError/RuntimeError with long texts
@@ -241,7 +271,7 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
         with atomic_output(Path(timing_cache)) as tmp:
             tmp.write_bytes(bytes(cache.serialize()))
     info = {**engine_key(file_hash(onnx_path), trt.__version__, gpu_name(), profile, graph_precision),
-            "build_seconds": round(seconds, 1), "strongly_typed": True, "onnx": str(onnx_path),
+            "build_seconds": round(seconds, 1), "strongly_typed": True, "onnx": str(onnx_path), "graph": graph,
             "model": meta.get("stylecam.model", "full"), "timing_cache": str(timing_cache) if timing_cache else None,
             "profile_shapes": profile.as_json()}
     with atomic_output(engine_path.with_suffix(".json")) as tmp:
@@ -250,7 +280,8 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
     return info
 
 
-def _build(trt, onnx_path: Path, profile: Profile, timing_cache, workspace_gib: float, log):
+def _build(trt, onnx_path: Path, shapes, timing_cache, workspace_gib: float, log):
+    """shapes: (name, shape) of the dynamic input at the profile's min, opt and max."""
     builder = trt.Builder(logger(clear=True))
     network = builder.create_network(1 << int(trt.NetworkDefinitionCreationFlag.STRONGLY_TYPED))
     parser = trt.OnnxParser(network, logger())
@@ -260,7 +291,8 @@ def _build(trt, onnx_path: Path, profile: Profile, timing_cache, workspace_gib: 
     config = builder.create_builder_config()
     config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
     opt_profile = builder.create_optimization_profile()
-    opt_profile.set_shape(FRAME_INPUTS[0], (*profile.min, 3), (*profile.opt, 3), (*profile.max, 3))
+    name = shapes[0][0]
+    opt_profile.set_shape(name, *(shape for _, shape in shapes))
     config.add_optimization_profile(opt_profile)
     cache = _attach_timing_cache(config, Path(timing_cache) if timing_cache else None, log)
     serialized = builder.build_serialized_network(network, config)

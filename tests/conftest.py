@@ -4,6 +4,8 @@ Nothing here reads ../shared: every image and clip is generated.
 """
 from __future__ import annotations
 
+import importlib.util
+
 import cv2
 import numpy as np
 import pytest
@@ -84,3 +86,37 @@ def lively_model(model):
         conv.weight.mul_(k[:, None, None, None])
         conv.bias.copy_((conv.bias - mu) * k + 0.5)
     return m
+
+
+@pytest.fixture(scope="session")
+def lively_decoder(lively_model, tmp_path_factory):
+    """``lively_model``'s decoder as a file (float32: the same weights, so the same cached graphs)."""
+    from stylecam.loading import save_decoder
+    return save_decoder(lively_model.decoder, tmp_path_factory.mktemp("lively") / "decoder.pt", {}, half=False)
+
+
+HAS_ORT = importlib.util.find_spec("onnxruntime") is not None
+HAS_TRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
+# Every backend runs the same split and smoothing tests; TensorRT where it is installed.
+SPLIT_BACKENDS = ["torch",
+                  pytest.param("onnxruntime", marks=pytest.mark.skipif(not HAS_ORT, reason="needs onnxruntime")),
+                  pytest.param("tensorrt", marks=[pytest.mark.tensorrt,
+                                                  pytest.mark.skipif(not HAS_TRT, reason="needs TensorRT and CUDA")])]
+
+
+@pytest.fixture(scope="session")
+def make_backend(lively_model):
+    """name -> a backend on a copy of ``lively_model``, ready for encode/decode: FP32 on the CPU
+    (TensorRT: its CUDA engine). Made once per session: the graph backends export their frame,
+    encoder and decoder graphs once."""
+    import copy
+
+    from stylecam.backends import create
+    made = {}
+
+    def make(name):
+        if name not in made:
+            device, precision = ("auto", "auto") if name == "tensorrt" else ("cpu", "fp32")
+            made[name] = create(name, copy.deepcopy(lively_model), device, precision, split=True).backend
+        return made[name]
+    return make

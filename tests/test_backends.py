@@ -1,20 +1,18 @@
 """Every available backend through the one interface, and the registry's choices and messages."""
 from __future__ import annotations
 
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 import torch
 
-from conftest import synthetic_rgb
+from conftest import HAS_ORT, HAS_TRT, SPLIT_BACKENDS, synthetic_rgb
+from stylecam.adain import calc_mean_std
 from stylecam.backends import NAMES, create
 from stylecam.errors import UserError
 from stylecam.images import to_tensor
 
-HAS_ORT = importlib.util.find_spec("onnxruntime") is not None
-HAS_TRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 AVAILABLE = ["torch"] + (["onnxruntime"] if HAS_ORT else []) + (["tensorrt"] if HAS_TRT else [])
 
 
@@ -29,11 +27,9 @@ def style(lively_model):
 
 
 @pytest.fixture(scope="module")
-def onnx_path(lively_model, tmp_path_factory):
-    if not HAS_ORT:
-        return None
-    from stylecam.convert import torch2onnx
-    return str(torch2onnx(lively_model, tmp_path_factory.mktemp("g") / "frame.onnx"))
+def onnx_path(make_backend):
+    """The frame graph of lively_model, given by path as --onnx would give it."""
+    return make_backend("onnxruntime").path if HAS_ORT else None
 
 
 @pytest.fixture(scope="module", params=AVAILABLE)
@@ -113,9 +109,68 @@ def test_auto_on_cpu_picks_onnxruntime_exports_once_and_says_why(model, capsys):
     assert "not used: torch on CPU: slower here than onnxruntime" in report
     assert "backend: exporting the network to ONNX once" in capsys.readouterr().err
     cached = list((user_cache_dir() / "onnx").glob("*.onnx"))
-    assert len(cached) == 1
+    assert len(cached) == 1 and cached[0].with_name(cached[0].name + ".json").is_file()   # size + sha256
     create("auto", model, "cpu", "auto")                        # second time: from the cache
     assert "exporting" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name", SPLIT_BACKENDS)
+def test_encode_then_decode_is_stylize(make_backend, style, name):
+    """The split at the features (the frame's own statistics) gives the frame graph's picture."""
+    backend = make_backend(name)
+    frames = np.stack([_bgr(45, 61, seed=s) for s in (1, 2)])
+    feat = backend.encode(frames)
+    assert feat.ndim == 4 and feat.shape[0] == 2 and feat.shape[-2:] == (6, 8)     # padded 48×64, 1/8 scale
+    out = backend.decode(feat, *calc_mean_std(feat), *style, 0.8, (45, 61))
+    assert out.shape == frames.shape and out.dtype == np.uint8
+    assert np.abs(out.astype(int) - backend.stylize(frames, *style, 0.8)).max() <= 1
+
+
+@pytest.mark.parametrize("name", SPLIT_BACKENDS)
+def test_decode_normalizes_by_the_statistics_it_is_given(make_backend, style, name):
+    backend = make_backend(name)
+    frame = _bgr(32, 40, seed=4)[None]
+    feat = backend.encode(frame)
+    mean, std = calc_mean_std(feat)
+    own = backend.decode(feat, mean, std, *style, 1.0, (32, 40))
+    brighter = backend.decode(feat, mean * 0.5, std, *style, 1.0, (32, 40))     # as if the past were darker
+    assert np.abs(own.astype(int) - brighter).mean() > 1
+    assert np.array_equal(backend.decode(feat.half(), mean, std, *style, 1.0, (32, 40)).shape, own.shape)
+
+
+@pytest.mark.skipif(not HAS_ORT, reason="needs onnxruntime")
+def test_split_needs_the_weights_of_the_given_graph(lively_model, model, onnx_path):
+    """--onnx from other weights: stylize works, the split (made from the loaded model) is refused."""
+    import copy
+    backend = create("onnxruntime", copy.deepcopy(model), "cpu", "fp32", onnx=onnx_path).backend
+    assert backend.stylize(_bgr(16, 16), *_style_of(lively_model)).shape == (16, 16, 3)
+    with pytest.raises(UserError, match="holds other weights than the loaded decoder"):
+        backend.prepare_split()
+    with pytest.raises(UserError, match="holds other weights"):
+        create("onnxruntime", copy.deepcopy(model), "cpu", "fp32", onnx=onnx_path, split=True)
+    choice = create("auto", copy.deepcopy(model), "cpu", "auto", onnx=onnx_path, split=True)
+    assert choice.backend.name == "torch" and "onnxruntime: --onnx" in choice.report()
+
+
+def _style_of(model):
+    mean, std = model.style_stats(to_tensor(synthetic_rgb(32, 32, seed=3)))
+    return mean[0], std[0]
+
+
+@pytest.mark.skipif(not HAS_ORT or torch.cuda.is_available(), reason="checks the CPU-only choice")
+def test_damaged_cached_graph_is_exported_again_said_so(model, capsys):
+    from stylecam.backends.graph_cache import cached_onnx
+    path = cached_onnx(model)
+    size = path.stat().st_size
+    with open(path, "r+b") as f:
+        f.truncate(size // 2)                      # as a full disk or a killed copy leaves it
+    capsys.readouterr()
+    choice = create("auto", model, "cpu", "auto")
+    assert choice.backend.name == "onnxruntime"    # repaired, not a silent fall back to torch
+    said = [line for line in capsys.readouterr().err.splitlines() if "damaged" in line]
+    assert len(said) == 1 and str(path) in said[0] and f"{size // 2} bytes" in said[0]
+    assert path.stat().st_size == size
+    assert choice.backend.stylize(_bgr(16, 24), *_style_of(model)).shape == (16, 24, 3)
 
 
 @pytest.mark.skipif(not HAS_ORT, reason="needs onnxruntime")

@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from clips import make_clip
+from conftest import HAS_ORT
 from stylecam.cli import main
 from stylecam.live import keys as K
 from stylecam.live.capture import Capture, SourceInfo
@@ -261,11 +262,22 @@ def test_command_line_headless_run(clip, style_image, random_decoder, tmp_path, 
     assert str(shot) in captured.out
 
 
+@pytest.mark.skipif(not HAS_ORT, reason="needs onnxruntime")
+def test_feature_smoothing_runs_live_on_onnxruntime(clip, style_image, lively_decoder, tmp_path, capsys):
+    rc = main(["live", "--camera", str(clip), "-s", str(style_image), "--decoder", str(lively_decoder),
+               "--backend", "onnxruntime", "--no-window", "--max-frames", "8", "--size", "32",
+               "--smooth", "features", "--flow-weight", "0.3", "--smooth-momentum", "0.5", "--out-dir", str(tmp_path)])
+    err = capsys.readouterr().err
+    assert rc == 0 and "backend: onnxruntime on CPU" in err and "8 frames in" in err
+
+
 @pytest.mark.parametrize("argv,msg", [
     (["--keys", "z@1"], "unknown key 'z'"),
     (["--out-dir", "/nonexistent/dir"], "no such folder"),
     (["--size", "8"], "--size 8"),
     (["--camera-size", "big"], "--camera-size big"),
+    (["--smooth-momentum", "1"], "--smooth-momentum 1.0: must be in [0, 1)"),
+    (["--flow-weight", "-0.5"], "--flow-weight -0.5: must be in [0, 1)"),
 ])
 def test_bad_options_are_one_line(clip, style_image, argv, msg, capsys):
     rc = main(["live", "--camera", str(clip), "-s", str(style_image), "--no-window", "--max-frames", "1"] + argv)

@@ -17,8 +17,8 @@ import torch
 from conftest import synthetic_rgb
 from stylecam.errors import UserError
 from stylecam.images import to_tensor
-from stylecam.tensorrt_build import (FRAME_IO, SUPPORTED_MAJOR, Profile, engine_key, io_problems,
-                                     output_shape_problem, timing_cache_path)
+from stylecam.tensorrt_build import (DECODER_IO, ENCODER_IO, FRAME_IO, SUPPORTED_MAJOR, Profile, engine_graph,
+                                     engine_key, io_problems, output_shape_problem, timing_cache_path)
 
 ROOT = Path(__file__).resolve().parent.parent
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
@@ -101,6 +101,43 @@ def test_the_frame_contract_names_what_a_foreign_engine_gets_wrong():
     assert io_problems(swapped) == ["'frame' is an output, expected an input"]
 
 
+def test_the_split_contracts_take_their_own_engines_and_refuse_each_others():
+    full = {"features": (1, 512, -1, -1), "content_mean": (512,), "content_std": (512,)}
+    for io in (ENCODER_IO, DECODER_IO):
+        assert io_problems(io, io) == []
+        assert io_problems([(n, m, d, full.get(n, s)) for n, m, d, s in io], io) == []   # C fixed by the net
+    assert "no input tensor 'content_mean'" in io_problems(ENCODER_IO, DECODER_IO)
+    assert "unexpected tensor 'features'" in io_problems(ENCODER_IO, FRAME_IO)
+    assert "'features' is an output, expected an input" in io_problems(ENCODER_IO, DECODER_IO)
+    assert "no input tensor 'frame'" in io_problems(DECODER_IO, ENCODER_IO)
+
+
+def _onnx_with_meta(path: Path, meta: dict) -> Path:
+    """A one-node ONNX file carrying ``meta``: what engine_graph reads, without an export."""
+    import onnx
+    from onnx import TensorProto, helper
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, [1])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, [1])
+    model = helper.make_model(helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "g", [x], [y]))
+    for k, v in meta.items():
+        model.metadata_props.add(key=k, value=v)
+    onnx.save_model(model, str(path))
+    return path
+
+
+def test_engines_are_built_from_the_frame_encoder_and_decoder_graphs_only(tmp_path):
+    from stylecam.graphs import FORMAT_VERSION, PRODUCER
+    base = {"producer": PRODUCER, "stylecam.format": FORMAT_VERSION, "stylecam.precision": "fp16"}
+    for graph in ("frame", "encoder", "decoder"):
+        path = _onnx_with_meta(tmp_path / f"{graph}.onnx", base | {"stylecam.graph": graph})
+        found, meta = engine_graph(path)
+        assert found == graph and meta["stylecam.precision"] == "fp16"
+    with pytest.raises(UserError, match="is the stylecam style graph, not the frame graph"):
+        engine_graph(_onnx_with_meta(tmp_path / "style.onnx", base | {"stylecam.graph": "style"}))
+    with pytest.raises(UserError, match="not exported by stylecam"):
+        engine_graph(_onnx_with_meta(tmp_path / "other.onnx", {}))
+
+
 def test_output_shape_must_be_the_input_shape():
     assert output_shape_problem((720, 1280, 3), (720, 1280, 3)) is None
     assert "(1280, 720, 3)" in output_shape_problem((720, 1280, 3), (1280, 720, 3))
@@ -131,6 +168,14 @@ def graphs(lively_model, tmp_path_factory):
     from stylecam.convert import torch2onnx
     folder = tmp_path_factory.mktemp("trt")
     return {p: torch2onnx(lively_model, folder / f"frame_{p}.onnx", p) for p in ("fp32", "fp16")}
+
+
+@pytest.fixture(scope="module")
+def split_graphs(lively_model, tmp_path_factory):
+    from stylecam.convert import decoder2onnx, encoder2onnx
+    folder = tmp_path_factory.mktemp("trt-split")
+    return (encoder2onnx(lively_model, folder / "encoder_fp16.onnx", "fp16"),
+            decoder2onnx(lively_model, folder / "decoder_fp16.onnx", "fp16"))
 
 
 def _style(model):
@@ -203,3 +248,30 @@ def test_a_foreign_engine_is_one_clear_line(tmp_path):
     with pytest.raises(UserError, match="could not be loaded by TensorRT") as e:
         TensorRTBackend(garbage)
     assert "\n" not in str(e.value)
+
+
+@pytest.mark.tensorrt
+@pytest.mark.gpu
+@needs_trt
+def test_fp16_split_engines_match_the_frame_graph(graphs, split_graphs, lively_model, tmp_path):
+    from stylecam.adain import calc_mean_std
+    from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
+    from stylecam.backends.tensorrt_split import SplitEngines
+    from stylecam.tensorrt_build import onnx2engine
+    profile = Profile((16, 16), (64, 64), (128, 128))
+    engines = []
+    for graph, onnx in zip(("encoder", "decoder"), split_graphs):
+        info = onnx2engine(onnx, tmp_path / f"{graph}.engine", profile, timing_cache=tmp_path, log=lambda *_: None)
+        assert info["graph"] == graph and info["precision"] == "fp16" and info["strongly_typed"]
+        engines.append(tmp_path / f"{graph}.engine")
+    split, ref = SplitEngines(*engines, torch.cuda.Stream()), OnnxRuntimeBackend(graphs["fp16"])
+    mean, std = _style(lively_model)
+    for h, w in [(16, 16), (45, 61), (128, 128)]:
+        frame = _bgr(h, w, seed=h)
+        feats = split.encode(frame[None])
+        cm, cs = calc_mean_std(feats.float(), lively_model.config.eps)
+        out = split.decode(feats, cm, cs, mean, std, 1.0, (h, w))[0]
+        d = np.abs(out.astype(int) - ref.stylize(frame, mean, std))
+        assert out.shape == frame.shape and d.max() <= 8 and d.mean() <= 0.5, (h, w)
+    with pytest.raises(UserError, match="not a stylecam decoder engine"):
+        SplitEngines(engines[0], engines[0], torch.cuda.Stream())

@@ -11,18 +11,19 @@ Runtime and torch as measured on a 2-core AMD EPYC (README, "Backends"):
 """
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
 from .base import Backend, keep_content_colors
+from .graph_cache import cached_onnx
 
 __all__ = ["Backend", "BackendChoice", "create", "keep_content_colors", "NAMES"]
 
 NAMES = ("auto", "torch", "onnxruntime", "tensorrt")
 CPU_ORDER = ("onnxruntime", "torch")     # measured: see README, "Backends"
-_EXPORTED: dict[str, Path] = {}          # key -> graph exported by this process (a cache dir may change)
 
 
 @dataclass(frozen=True)
@@ -73,26 +74,14 @@ def _compile_here(device_type: str, asked: bool | None) -> bool:
     return not missing
 
 
-def cached_onnx(model, precision: str = "fp32") -> Path:
-    """The frame graph for ``model`` in the user cache, exported once (keyed by the weights'
-    hash and the exporter settings)."""
-    import torch
-
-    from stylecam.convert import FORMAT_VERSION, OPSET, model_hash, torch2onnx
-
-    from ..paths import user_cache_dir
-    key = f"{model_hash(model)}-op{OPSET}-f{FORMAT_VERSION}-{precision}-torch{torch.__version__.split('+')[0]}"
-    path = user_cache_dir() / "onnx" / f"stylecam-{key}.onnx"
-    if not path.is_file() and key in _EXPORTED and _EXPORTED[key].is_file():
-        return _EXPORTED[key]
-    if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        # starts with "backend:" like the choice report, which follows it
-        print(f"backend: exporting the network to ONNX once for onnxruntime ({precision}, about 10 s) -> {path}",
-              file=sys.stderr)
-        torch2onnx(model, path, precision)
-    _EXPORTED[key] = path
-    return path
+def _split_source(model, graph: str | os.PathLike, flag: str) -> None:
+    """The split graphs are exported from ``model``: refuse when the graph given with ``flag``
+    holds other weights, since encode/decode would then disagree with stylize."""
+    from ..graphs import model_hash, read_metadata
+    if read_metadata(graph).get("stylecam.weights_hash") != model_hash(model):
+        raise UserError(f"{flag} {graph} holds other weights than the loaded decoder, and the encoder and "
+                        f"decoder graphs are made from the loaded one: pass the --decoder it was exported "
+                        f"from, or leave out {flag}")
 
 
 def _onnxruntime(model, device: str, precision: str, onnx: str | None) -> Backend:
@@ -101,13 +90,19 @@ def _onnxruntime(model, device: str, precision: str, onnx: str | None) -> Backen
     dev = "cpu" if device == "auto" else device
     if precision == "bf16":
         raise UserError("--precision bf16 is not available with onnxruntime; use fp32 or fp16")
-    if onnx is None:
-        onnx = cached_onnx(model, "fp16" if precision == "fp16" else "fp32")
-    return OnnxRuntimeBackend(onnx, dev)
+
+    def split_graphs(meta: dict) -> tuple[Path, Path]:
+        if onnx:
+            _split_source(model, onnx, "--onnx")
+        prec = meta["stylecam.precision"]
+        return cached_onnx(model, prec, "encoder"), cached_onnx(model, prec, "decoder")
+    frame = onnx or cached_onnx(model, "fp16" if precision == "fp16" else "fp32")
+    return OnnxRuntimeBackend(frame, dev, split_graphs=split_graphs)
 
 
-def cached_engine(model, onnx: str | None, precision: str | None = None) -> Path:
-    """An engine for this GPU and TensorRT version in the user cache, built when missing or stale.
+def cached_engine(model, onnx: str | None, precision: str | None = None, graph: str = "frame") -> Path:
+    """An engine of ``graph`` (frame, encoder or decoder) for this GPU and TensorRT version in the
+    user cache, built when missing or stale.
     precision: what the engine must be (None: the graph's; the exported default is fp16)."""
     import hashlib
     import json
@@ -115,7 +110,7 @@ def cached_engine(model, onnx: str | None, precision: str | None = None) -> Path
     from ..paths import user_cache_dir
     from ..tensorrt_build import Profile, current_engine_key, onnx2engine
     from .tensorrt_backend import engine_is_current
-    onnx_path = Path(onnx) if onnx else cached_onnx(model, precision or "fp16")
+    onnx_path = Path(onnx) if onnx else cached_onnx(model, precision or "fp16", graph)
     profile = Profile()
     key = current_engine_key(onnx_path, profile)
     if precision and key["precision"] != precision:
@@ -127,12 +122,15 @@ def cached_engine(model, onnx: str | None, precision: str | None = None) -> Path
     why = engine_is_current(engine, key)
     if why:
         folder.mkdir(parents=True, exist_ok=True)
-        _say(f"building a TensorRT {key['precision']} engine ({why}); this takes a few minutes once -> {engine}")
+        _say(f"building a TensorRT {key['precision']} {graph} engine ({why}); this takes a few minutes once "
+             f"-> {engine}")
         onnx2engine(onnx_path, engine, profile, timing_cache=folder, log=_say)
     return engine
 
 
 def _tensorrt(model, device: str, precision: str, onnx: str | None, engine: str | None) -> Backend:
+    import json
+
     import torch
 
     from ..tensorrt_build import tensorrt_or_error
@@ -142,11 +140,19 @@ def _tensorrt(model, device: str, precision: str, onnx: str | None, engine: str 
         raise UserError("the tensorrt backend needs a CUDA GPU; none is visible here (use --backend torch)")
     if precision == "bf16":
         raise UserError("--precision bf16 is not available with tensorrt; use fp16 or fp32")
-    if engine is None:
-        engine = cached_engine(model, onnx, None if precision == "auto" else precision)
-    else:
+    if engine is not None:
         _check_engine(Path(engine))
-    return TensorRTBackend(engine)
+    frame_engine = engine or cached_engine(model, onnx, None if precision == "auto" else precision)
+
+    def split_engines() -> tuple[Path, Path]:
+        # from the loaded model's graphs in the frame engine's precision (its graph's: strongly typed)
+        built = json.loads(Path(frame_engine).with_suffix(".json").read_text())
+        if onnx or engine:      # the split engines come from the loaded model: the same weights?
+            source = onnx or built.get("onnx", "?")
+            _split_source(model, source, "--onnx" if onnx else f"--engine {engine}: its graph")
+        prec = built.get("precision", "fp16")
+        return cached_engine(model, None, prec, "encoder"), cached_engine(model, None, prec, "decoder")
+    return TensorRTBackend(frame_engine, split_engines=split_engines)
 
 
 def _check_engine(engine: Path) -> None:
@@ -177,19 +183,19 @@ def _cuda_available(device: str) -> bool:
 
 
 def _auto(model, device: str, precision: str, onnx: str | None, engine: str | None,
-          compile: bool | None) -> BackendChoice:
+          compile: bool | None, split: bool) -> BackendChoice:
     notes: list[str] = []
     if _cuda_available(device):
         if compile:
             notes.append("tensorrt: --compile asks for torch")
         else:
             try:
-                return BackendChoice(_tensorrt(model, device, precision, onnx, engine), ())
+                return BackendChoice(_ready(_tensorrt(model, device, precision, onnx, engine), split), ())
             except (UserError, RuntimeError, OSError) as e:    # a failed engine build falls back, said so
                 notes.append(f"tensorrt: {e}")
         notes.append("onnxruntime: not tried on CUDA (torch fp16 with CUDA graphs and torch.compile is the "
                      "measured GPU path)")
-        return BackendChoice(_torch(model, device, precision, compile), tuple(notes))
+        return BackendChoice(_ready(_torch(model, device, precision, compile), split), tuple(notes))
     if device.startswith("cuda"):
         from ..loading import pick_device
         pick_device(device)          # raises the one-line "CUDA is not available" error
@@ -203,9 +209,9 @@ def _auto(model, device: str, precision: str, onnx: str | None, engine: str | No
     for i, name in enumerate(order):
         try:
             if name == "onnxruntime":
-                backend = _onnxruntime(model, "cpu", "fp32", onnx)
+                backend = _ready(_onnxruntime(model, "cpu", "fp32", onnx), split)
             else:
-                backend = _torch(model, "cpu", "fp32", compile)
+                backend = _ready(_torch(model, "cpu", "fp32", compile), split)
         except UserError as e:
             notes.append(f"{name}: {e}")
             continue
@@ -214,19 +220,28 @@ def _auto(model, device: str, precision: str, onnx: str | None, engine: str | No
     raise UserError("no backend could run: " + "; ".join(notes))
 
 
+def _ready(backend: Backend, split: bool) -> Backend:
+    if split:
+        backend.prepare_split()
+    return backend
+
+
 def create(name: str, model, device: str = "auto", precision: str = "auto", *,
-           onnx: str | None = None, engine: str | None = None, compile: bool | None = None) -> BackendChoice:
-    """model: a loaded ``StyleTransfer``. Returns the backend and the notes on what was skipped.
+           onnx: str | None = None, engine: str | None = None, compile: bool | None = None,
+           split: bool = False) -> BackendChoice:
+    """model: a loaded network (the model API). Returns the backend and the notes on what was skipped.
     onnx / engine: an exported graph or a built engine to use instead of the cached ones.
-    compile: torch.compile for the torch backend (None: where measured faster, i.e. on CUDA)."""
+    compile: torch.compile for the torch backend (None: where measured faster, i.e. on CUDA).
+    split: the caller will run encode/decode (temporal smoothing): they are made ready now, and
+    ``auto`` passes over a backend that cannot run them."""
     if name not in NAMES:
         raise UserError(f"unknown backend '{name}'; choose one of: {', '.join(NAMES)}")
     if compile and name in ("onnxruntime", "tensorrt"):
         raise UserError(f"--compile is for the torch backend, not {name}; drop it or use --backend torch")
     if name == "auto":
-        return _auto(model, device, precision, onnx, engine, compile)
+        return _auto(model, device, precision, onnx, engine, compile, split)
     if name == "torch":
-        return BackendChoice(_torch(model, device, precision, compile), ())
+        return BackendChoice(_ready(_torch(model, device, precision, compile), split), ())
     if name == "onnxruntime":
-        return BackendChoice(_onnxruntime(model, device, precision, onnx), ())
-    return BackendChoice(_tensorrt(model, device, precision, onnx, engine), ())
+        return BackendChoice(_ready(_onnxruntime(model, device, precision, onnx), split), ())
+    return BackendChoice(_ready(_tensorrt(model, device, precision, onnx, engine), split), ())

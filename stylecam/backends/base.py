@@ -3,6 +3,12 @@
 Frames go in and out as OpenCV and PyAV hand them over: uint8 BGR, (H, W, 3)
 or a batch (N, H, W, 3). Style statistics are two float32 vectors of 512, so
 switching or blending styles never touches the network.
+
+``stylize`` runs the whole network; ``encode`` and ``decode`` run it split at the
+content features (the model API's ``encode`` and ``decode``), so that temporal
+smoothing can work on the features and their statistics on every backend.
+Features are torch tensors (N, C, h, w) on the backend's device, of the sides
+padded up to the size multiple; any float dtype goes back into ``decode``.
 """
 from __future__ import annotations
 
@@ -25,6 +31,21 @@ class Backend(ABC):
     def stylize(self, frames: np.ndarray, style_mean: torch.Tensor, style_std: torch.Tensor,
                 alpha: float = 1.0) -> np.ndarray:
         """frames: (H, W, 3) or (N, H, W, 3) uint8 BGR -> the same shape, stylized."""
+
+    @abstractmethod
+    def encode(self, frames: np.ndarray) -> torch.Tensor:
+        """frames: (N, H, W, 3) uint8 BGR -> content features (N, C, h, w)."""
+
+    @abstractmethod
+    def decode(self, features: torch.Tensor, content_mean: torch.Tensor, content_std: torch.Tensor,
+               style_mean: torch.Tensor, style_std: torch.Tensor, alpha: float,
+               size: tuple[int, int]) -> np.ndarray:
+        """AdaIN of the features normalized by (content_mean, content_std) (N, C) -> (N, H, W, 3)
+        uint8 BGR, cropped to size = (H, W) of the frames that were encoded."""
+
+    def prepare_split(self) -> None:
+        """Make ``encode``/``decode`` ready now (graphs exported, engines built), so that a failure
+        shows at start-up; a UserError says why this backend cannot run them."""
 
     def describe(self) -> str:
         return f"{self.name} on {self.device}"

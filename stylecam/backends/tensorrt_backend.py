@@ -8,18 +8,22 @@ synchronize around every call); the copies in and out are queued on the same str
 At load the engine must be this setup's (the JSON beside it: TensorRT version and GPU) and
 keep the frame graph's contract (tensor names, dtypes, and an output the shape of the
 input), so a foreign ``--engine`` is one line, not a crash on the first frame.
+
+``encode``/``decode`` (temporal smoothing) run the encoder and decoder engines
+(``tensorrt_split``) on the same stream, with the same checks at load.
 """
 from __future__ import annotations
 
 import json
 import os
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
 
-from ..convert import FRAME_INPUTS, FRAME_OUTPUT
 from ..errors import UserError
+from ..graphs import FRAME_INPUTS, FRAME_OUTPUT
 from ..tensorrt_build import (Profile, io_problems, last_error, logger, one_line, output_shape_problem,
                               tensorrt_or_error)
 from .base import Backend
@@ -62,7 +66,10 @@ def engine_io(engine, trt) -> list[tuple[str, str, str, tuple]]:
 class TensorRTBackend(Backend):
     name = "tensorrt"
 
-    def __init__(self, engine_path: str | os.PathLike):
+    def __init__(self, engine_path: str | os.PathLike,
+                 split_engines: Callable[[], tuple[Path, Path]] | None = None):
+        """split_engines: the encoder and decoder engines for encode/decode (built on first use)."""
+        self.split_engines, self.split = split_engines, None
         trt = tensorrt_or_error()
         if not torch.cuda.is_available():
             raise UserError("the tensorrt backend needs a CUDA GPU; none is visible here (use --backend torch)")
@@ -143,3 +150,18 @@ class TensorRTBackend(Backend):
             if not self.context.execute_async_v3(self.stream.cuda_stream):
                 raise UserError(f"TensorRT could not run {self.path.name}: {last_error()}")
             return frame_out[:h, :w].cpu().numpy()      # queued after the engine on this stream, then waits
+
+    def prepare_split(self):
+        if self.split is None:
+            from .tensorrt_split import SplitEngines
+            if self.split_engines is None:
+                raise UserError(f"the tensorrt backend on {self.path} has no encoder and decoder engines")
+            self.split = SplitEngines(*self.split_engines(), self.stream)
+
+    def encode(self, frames):
+        self.prepare_split()
+        return self.split.encode(frames)
+
+    def decode(self, features, content_mean, content_std, style_mean, style_std, alpha, size):
+        self.prepare_split()
+        return self.split.decode(features, content_mean, content_std, style_mean, style_std, alpha, size)

@@ -22,7 +22,7 @@ from collections import OrderedDict
 import numpy as np
 import torch
 
-from ..model import StyleTransfer, from_bgr_uint8, to_bgr_uint8
+from ..model import from_bgr_uint8, pad_to_multiple, to_bgr_uint8
 from .base import Backend
 
 MAX_GRAPHS = 4    # captured shapes kept (each holds its activations' memory)
@@ -37,7 +37,7 @@ def _say(msg: str) -> None:
 class TorchBackend(Backend):
     name = "torch"
 
-    def __init__(self, model: StyleTransfer, device: torch.device, dtype: torch.dtype = torch.float32,
+    def __init__(self, model, device: torch.device, dtype: torch.dtype = torch.float32,
                  cuda_graphs: bool = False, channels_last: bool = False, compile: bool = False):
         self.model = model.to(device).eval()
         self.torch_device = device
@@ -54,9 +54,7 @@ class TorchBackend(Backend):
         if device.type == "cuda":
             torch.backends.cudnn.benchmark = True    # frames keep one size: let cuDNN time its kernels once
         if dtype != torch.float32:
-            # AdaIN statistics stay float32 inside model.forward (adain.calc_mean_std casts)
-            self.model.encoder.to(dtype)
-            self.model.decoder.to(dtype)
+            self.model.to(dtype)       # AdaIN statistics stay float32 inside the model (adain casts)
 
     @property
     def device(self) -> str:
@@ -115,6 +113,22 @@ class TorchBackend(Backend):
             return None
         self._compiled.add(tuple(x.shape))
         return out
+
+    @torch.inference_mode()
+    def encode(self, frames):
+        x = from_bgr_uint8(torch.from_numpy(np.ascontiguousarray(frames)).to(self.torch_device), self.dtype)
+        x, _ = pad_to_multiple(x, self.model.config.size_multiple)
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model.encode(x)
+
+    @torch.inference_mode()
+    def decode(self, features, content_mean, content_std, style_mean, style_std, alpha, size):
+        dev, f32 = self.torch_device, torch.float32
+        y = self.model.decode(features.to(dev, self.dtype), content_mean.to(dev, f32), content_std.to(dev, f32),
+                              style_mean.to(dev, f32), style_std.to(dev, f32), alpha)
+        h, w = size
+        return to_bgr_uint8(y[..., :h, :w].clamp(0, 1)).cpu().numpy()
 
     def _graph_for(self, shape: tuple) -> "_Graph":
         key = tuple(shape)

@@ -10,7 +10,7 @@ from ..errors import UserError
 from ..live.keys import parse_script
 from ..live.loop import LiveOptions, run_live
 from ..options import add_runtime_arguments, add_style_arguments, runtime_options, style_options
-from ..temporal.smoothing import MODES, SmoothOptions
+from ..temporal.smoothing import add_smooth_arguments, smooth_options
 
 HELP = ("Stylize a camera (or a video file or stream URL) in real time in a window, with hotkeys to "
         "switch styles, change strength, record, take screenshots and feed a virtual camera.")
@@ -44,9 +44,7 @@ def add_arguments(p):
     run.add_argument("--keys", default="", metavar="SCRIPT",
                      help='keys pressed at given frames, e.g. "n@10,+@20,r@5,r@40" '
                           "(names: n p left right 1-9 + - c b s m f space k r v h q esc)")
-    run.add_argument("--smooth", default="off", choices=MODES,
-                     help="temporal smoothing against flicker, as in `stylecam video` (default off; "
-                          "'stats', 'both' and 'features' need --backend torch)")
+    add_smooth_arguments(run)
     run.add_argument("--out-dir", default=".", help="folder for screenshots and recordings (default: current)")
     add_style_arguments(p)
     add_runtime_arguments(p)
@@ -69,7 +67,7 @@ def parse(args) -> LiveOptions:
     script = parse_script(args.keys)
     keys = tuple((frame, key) for frame in sorted(script) for key in script[frame])
     return LiveOptions(args.camera, _camera_size(args.camera_size), args.once, args.size,
-                       not args.no_window, args.max_frames, keys, Path(args.out_dir), SmoothOptions(args.smooth),
+                       not args.no_window, args.max_frames, keys, Path(args.out_dir), smooth_options(args),
                        style_options(args), runtime_options(args))
 
 

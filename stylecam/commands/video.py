@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import UserError
@@ -10,7 +10,7 @@ from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, add_
                        runtime_options, style_options)
 from ..safeio import atomic_output, check_output_file
 from ..session import open_session
-from ..temporal.smoothing import MODES, TORCH_MODES, SmoothOptions, TemporalSmoother
+from ..temporal.smoothing import SmoothOptions, TemporalSmoother, add_smooth_arguments, smooth_options
 from ..video.pipeline import PipelineSettings, Progress, StyleSchedule, _Stopped, stylize_video
 from ..video.io import check_output_format, inspect, output_size, probe
 
@@ -26,10 +26,10 @@ Several styles with --weights blend into one; without --weights the style moves
 from the first to the last across the clip. The output is H.264 (yuv420p) at the
 input's frame rate and timestamps; audio streams are copied (or re-encoded to AAC
 if the container cannot hold them). The file appears only when complete.
---smooth reduces flicker: 'stats' smooths AdaIN's content statistics over time
-(torch backend), 'flow' blends the previous output along optical flow, 'both',
-'features' blends along the flow in AdaIN's feature space (torch backend; the
-best trade of steadiness against style on our measurements, see the README).
+--smooth reduces flicker: 'stats' smooths AdaIN's content statistics over time,
+'flow' blends the previous output along optical flow, 'both', 'features' blends
+along the flow in the encoder's feature space (the best trade of steadiness
+against style on our measurements, see the README). Every mode runs on every backend.
 """
 
 
@@ -66,12 +66,7 @@ def add_arguments(p):
     g.add_argument("--preset", default="fast", help="x264 speed preset (default fast)")
     g.add_argument("--no-audio", action="store_true", help="leave the sound out")
     g.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
-    g.add_argument("--smooth", default="off", choices=MODES,
-                   help="flicker reduction: off (default), stats, flow, both or features")
-    g.add_argument("--smooth-momentum", type=float, default=SmoothOptions.stats_momentum,
-                   help=f"--smooth stats: share of the past in the running μ, σ (default {SmoothOptions.stats_momentum})")
-    g.add_argument("--flow-weight", type=float, default=SmoothOptions.flow_weight,
-                   help=f"--smooth flow/features: share of the warped past (default {SmoothOptions.flow_weight})")
+    add_smooth_arguments(g)
     add_style_arguments(p)
     add_runtime_arguments(p)
 
@@ -87,7 +82,7 @@ def parse(args) -> VideoOptions:
         raise UserError("--batch must be at least 1")
     if not 0 <= args.crf <= 51:
         raise UserError(f"--crf {args.crf}: must be between 0 and 51")
-    smooth = SmoothOptions(args.smooth, args.smooth_momentum, args.flow_weight)
+    smooth = smooth_options(args)
     return VideoOptions(Path(args.input), Path(args.out), args.size, args.max_size, args.start, args.duration,
                         args.batch, args.crf, args.preset, not args.no_audio, args.overwrite, smooth,
                         style_options(args), runtime_options(args))
@@ -103,11 +98,7 @@ def run(args) -> int:
     size = output_size(info, opts.size, opts.max_size)
     print(f"input: {opts.input}: {info.describe()}", file=sys.stderr)
 
-    runtime = opts.runtime
-    if opts.smooth.mode in TORCH_MODES and runtime.backend == "auto":
-        runtime = replace(runtime, backend="torch")    # the only backend that exposes the encoder features
-        print(f"--smooth {opts.smooth.mode}: using the torch backend", file=sys.stderr)
-    session = open_session(runtime)
+    session = open_session(opts.runtime, split=opts.smooth.split)
     styles = session.styles(opts.style)
     smoother = TemporalSmoother(session.backend, opts.smooth)
     span = opts.duration or max(0.0, info.duration - opts.start)

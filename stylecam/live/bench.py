@@ -18,16 +18,17 @@ import tempfile
 from pathlib import Path
 
 from ..options import RuntimeOptions, StyleOptions
-from ..temporal.smoothing import SmoothOptions
+from ..temporal.smoothing import SmoothOptions, add_smooth_arguments, smooth_options
 from ..commands.bench import cpu_model
 from .loop import LiveOptions, run_live
 
 WARMUP = 3     # first frames: allocation and thread start-up, not the steady state
 
 
-def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOptions, smooth: str) -> dict:
+def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOptions,
+            smooth: SmoothOptions) -> dict:
     opts = LiveOptions(camera, None, False, size, False, frames + WARMUP, (), Path(tempfile.gettempdir()),
-                       SmoothOptions(smooth), StyleOptions((style,), None, 1.0, None), runtime)
+                       smooth, StyleOptions((style,), None, 1.0, None), runtime)
     shape = {}
 
     def after_warmup(loop):
@@ -56,7 +57,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--backend", default="auto")
     p.add_argument("--device", default="auto")
     p.add_argument("--precision", default="auto")
-    p.add_argument("--smooth", default="off")
+    add_smooth_arguments(p)
     g = p.add_mutually_exclusive_group()
     g.add_argument("--decoder")
     g.add_argument("--random-decoder", action="store_true", help="a random decoder (speed only)")
@@ -68,7 +69,8 @@ def main(argv: list[str] | None = None) -> int:
             from ..model import Decoder
             decoder = save_decoder(Decoder(), Path(tmp) / "random.pt", {"note": "random, for timing only"})
         runtime = RuntimeOptions(str(decoder) if decoder else None, args.backend, args.device, args.precision)
-        results = [measure(args.camera, args.style, size, args.frames, runtime, args.smooth) for size in args.sizes]
+        results = [measure(args.camera, args.style, size, args.frames, runtime, smooth_options(args))
+                   for size in args.sizes]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(json.dumps({"bench": "live loop", "source": args.camera, "style": args.style,
                       "backend": args.backend, "smooth": args.smooth,

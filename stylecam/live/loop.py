@@ -301,7 +301,7 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
         window = Window() if opts.window else None      # no display: fail before the model loads
         if window is not None:
             cleanup.callback(window.close)
-        session = open_session(opts.runtime)
+        session = open_session(opts.runtime, split=opts.smooth.split)
         blended = session.styles(opts.style)[0] if opts.style.weights else None
         slots = StyleSlots(session.library, opts.style, blended)
         cleanup.callback(slots.close)

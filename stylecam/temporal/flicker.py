@@ -78,6 +78,10 @@ class StyleLoss:
     def __init__(self, encoder, style_rgb: np.ndarray):
         self.encoder = encoder
         self.target = layer_stats(encoder, _to_rgb_tensor(style_rgb[None, ..., ::-1]))
+        self.reset()
+
+    def reset(self) -> None:
+        """Start measuring another video against the same style (its statistics are kept)."""
         self.style: list[float] = []
         self.content: list[float] = []
 

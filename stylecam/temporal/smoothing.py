@@ -3,25 +3,27 @@
 ``TemporalSmoother`` wraps a backend and keeps the state between frames:
 
 - ``stats``: an exponential moving average of the *content* statistics μ(f(c)),
-  σ(f(c)) at relu4_1. Per-frame AdaIN renormalizes every frame by its own
+  σ(f(c)) at the features. Per-frame AdaIN renormalizes every frame by its own
   statistics, so a light change anywhere (a bird entering, auto-exposure)
-  re-tints the whole frame; smoothing them removes that global pumping. It needs
-  the encoder features, so it runs on the torch model.
+  re-tints the whole frame; smoothing them removes that global pumping.
 - ``flow``: the previous *output* frame, warped onto the current one with optical
   flow computed on the input frames, blended in on the pixels the flow can be
-  trusted on (not occluded, not on a motion boundary). Works with every backend.
+  trusted on (not occluded, not on a motion boundary).
 - ``both``: the two together.
-- ``features`` (AdaIN-specific): the flow-guided blending done on the AdaIN target
-  t at relu4_1 instead of on pixels: the previous frame's t, warped onto this one,
-  is blended in on reliable cells, and the result is given back the statistics of
-  this frame's t before decoding. The decoder then draws crisp textures from a
-  steadier feature map, where pixel blending averages two textures into a blur
-  (see the README's flicker table). Runs on the torch model.
+- ``features`` (AdaIN-specific): the flow-guided blending done on the content
+  features f(c) instead of on pixels: the previous frame's blended features, warped
+  onto this one, are mixed in on reliable cells, and the result is given back the
+  statistics of this frame's features before AdaIN and the decoder. The decoder
+  then draws crisp textures from a steadier feature map, where pixel blending
+  averages two textures into a blur (see the README's flicker table).
 
+``stats``, ``both`` and ``features`` work between the backend's ``encode`` and
+``decode`` (the network split at the features), so every mode runs on every backend.
 No PyAV here: the live loop uses it too.
 """
 from __future__ import annotations
 
+import argparse
 from dataclasses import dataclass
 
 import cv2
@@ -29,13 +31,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ..adain import adain_with_strength, calc_mean_std
+from ..adain import calc_mean_std, renormalize
 from ..errors import UserError
 from .flow import Flow, gray, reliable_mask, warp
-from ..model import StyleTransfer, from_bgr_uint8, pad_to_multiple, to_bgr_uint8
 
 MODES = ("off", "stats", "flow", "both", "features")
-TORCH_MODES = ("stats", "both", "features")     # need the encoder features: torch backend only
+SPLIT_MODES = ("stats", "both", "features")     # run between the backend's encode and decode
 
 
 @dataclass(frozen=True)
@@ -52,15 +53,33 @@ class SmoothOptions:
         if not 0 <= self.flow_weight < 1:
             raise UserError(f"--flow-weight {self.flow_weight}: must be in [0, 1)")
 
+    @property
+    def split(self) -> bool:
+        """Whether the backend must run encode/decode (``backends.create(..., split=...)``)."""
+        return self.mode in SPLIT_MODES
+
+
+def add_smooth_arguments(g: argparse._ActionsContainer) -> None:
+    """--smooth, --smooth-momentum, --flow-weight: the same switch in every command."""
+    d = SmoothOptions()
+    g.add_argument("--smooth", default=d.mode, choices=MODES,
+                   help="flicker reduction: off (default), stats, flow, both or features (any backend)")
+    g.add_argument("--smooth-momentum", type=float, default=d.stats_momentum,
+                   help=f"--smooth stats/both: share of the past in the running μ, σ (default {d.stats_momentum})")
+    g.add_argument("--flow-weight", type=float, default=d.flow_weight,
+                   help=f"--smooth flow/both/features: share of the warped past (default {d.flow_weight})")
+
+
+def smooth_options(args: argparse.Namespace) -> SmoothOptions:
+    return SmoothOptions(args.smooth, args.smooth_momentum, args.flow_weight)
+
 
 class StatsSmoothing:
-    """Encoder -> AdaIN with EMA-smoothed content statistics -> decoder, on the torch model."""
+    """encode -> AdaIN with EMA-smoothed content statistics -> decode."""
 
-    def __init__(self, model: StyleTransfer, device: torch.device, dtype: torch.dtype, momentum: float,
-                 channels_last: bool = False):
-        self.model, self.device, self.dtype, self.momentum = model, device, dtype, momentum
-        self.channels_last = channels_last
-        self.mean = self.std = None       # (512,) float32 running content statistics
+    def __init__(self, backend, momentum: float):
+        self.backend, self.momentum = backend, momentum
+        self.mean = self.std = None       # (C,) float32 running content statistics
 
     def reset(self):
         self.mean = self.std = None
@@ -68,14 +87,9 @@ class StatsSmoothing:
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray, style_mean, style_std, alpha: float) -> np.ndarray:
         """frames: (N, H, W, 3) uint8 BGR -> (N, H, W, 3) uint8 BGR."""
-        x = from_bgr_uint8(torch.from_numpy(np.ascontiguousarray(frames)).to(self.device), self.dtype)
-        x, (h, w) = pad_to_multiple(x, self.model.config.size_multiple)
-        if self.channels_last:                   # the layout the backend's CUDA model is in
-            x = x.contiguous(memory_format=torch.channels_last)
-        feat = self.model.encoder(x)                                        # (N, 512, h/8, w/8)
-        c_mean, c_std = calc_mean_std(feat, self.model.config.eps)          # (N, 512) float32
+        feat = self.backend.encode(frames)                                   # (N, C, h, w)
         means, stds = [], []
-        for m, s in zip(c_mean, c_std):          # sequential: each frame's EMA includes the last
+        for m, s in zip(*calc_mean_std(feat)):   # sequential: each frame's EMA includes the last
             if self.mean is None:
                 self.mean, self.std = m, s
             else:
@@ -83,13 +97,8 @@ class StatsSmoothing:
                 self.std = torch.lerp(s, self.std, self.momentum)
             means.append(self.mean)
             stds.append(self.std)
-        m, s = torch.stack(means)[..., None, None], torch.stack(stds)[..., None, None]
-        s_mean = style_mean.to(self.device, torch.float32).reshape(1, -1, 1, 1)
-        s_std = style_std.to(self.device, torch.float32).reshape(1, -1, 1, 1)
-        f = feat.float()
-        t = torch.lerp(f, (f - m) / s * s_std + s_mean, float(alpha))
-        y = self.model.decoder(t.to(feat.dtype))[..., :h, :w].clamp(0, 1)     # (N, 3, H, W)
-        return to_bgr_uint8(y).cpu().numpy()
+        return self.backend.decode(feat, torch.stack(means), torch.stack(stds), style_mean, style_std, alpha,
+                                   frames.shape[1:3])
 
 
 class FlowBlending:
@@ -120,61 +129,55 @@ class FlowBlending:
 
 
 class FeatureBlending:
-    """Flow-guided blending of the AdaIN target t (relu4_1, 1/8 scale) on the torch model:
-    t' = renorm((1 − w·M)·t + w·M·warp(t'_{−1})), renorm giving t' the channel statistics of t."""
+    """Flow-guided blending of the content features f (1/m scale):
+    f' = renorm((1 − w·M)·f + w·M·warp(f'_{−1})), renorm giving f' the channel statistics of f."""
 
-    def __init__(self, model: StyleTransfer, device: torch.device, dtype: torch.dtype, weight: float):
-        self.model, self.device, self.dtype, self.weight = model, device, dtype, weight
+    def __init__(self, backend, weight: float):
+        self.backend, self.weight = backend, weight
         self.flow = Flow()
         self.reset()
 
     def reset(self):
-        self.prev_gray = self.prev_t = None
+        self.prev_gray = self.prev_feat = None
 
     @torch.inference_mode()
     def __call__(self, frames: np.ndarray, style_mean, style_std, alpha: float) -> np.ndarray:
         """frames: (N, H, W, 3) uint8 BGR, in display order -> the same, stylized."""
-        return np.stack([self._one(f, style_mean, style_std, alpha) for f in frames])
+        feats = self.backend.encode(frames).float()                          # (N, C, h, w)
+        mean, std = calc_mean_std(feats)                                     # (N, C)
+        blended = torch.cat([self._blend(frame, feat[None], m[None], s[None])
+                             for frame, feat, m, s in zip(frames, feats, mean, std)])
+        return self.backend.decode(blended, mean, std, style_mean, style_std, alpha, frames.shape[1:3])
 
-    def _one(self, frame: np.ndarray, style_mean, style_std, alpha: float) -> np.ndarray:
-        x = from_bgr_uint8(torch.from_numpy(np.ascontiguousarray(frame[None])).to(self.device), self.dtype)
-        x, (h, w) = pad_to_multiple(x, self.model.config.size_multiple)
-        feat = self.model.encoder(x)                                         # (1, 512, h8, w8)
-        mean = style_mean.to(self.device, torch.float32)
-        std = style_std.to(self.device, torch.float32)
-        t = adain_with_strength(feat, mean, std, alpha)                     # float32
-        g = gray(frame)
-        blended = t
-        if self.prev_t is not None and self.prev_t.shape == t.shape:
+    def _blend(self, frame: np.ndarray, feat: torch.Tensor, mean: torch.Tensor, std: torch.Tensor) -> torch.Tensor:
+        g, out = gray(frame), feat
+        if self.prev_feat is not None and self.prev_feat.shape == feat.shape:
             to_prev = self.flow(g, self.prev_gray)
             mask = reliable_mask(to_prev, self.flow(self.prev_gray, g)).astype(np.float32)
-            flow8, mask8 = _to_feature_grid(to_prev, mask, t.shape[-2:])
-            m = torch.from_numpy(mask8 * self.weight).to(self.device)[None, None]   # (1, 1, h8, w8)
-            mixed = torch.lerp(t, _warp_features(self.prev_t, flow8, self.device), m)
-            t_mean, t_std = calc_mean_std(t)                                 # (1, 512)
-            m_mean, m_std = calc_mean_std(mixed)
-            blended = (mixed - m_mean[..., None, None]) / m_std[..., None, None] * t_std[..., None, None] \
-                + t_mean[..., None, None]
-        self.prev_gray, self.prev_t = g, blended
-        y = self.model.decoder(blended.to(feat.dtype))[..., :h, :w].clamp(0, 1)
-        return to_bgr_uint8(y)[0].cpu().numpy()
+            flow8, mask8 = _to_feature_grid(to_prev, mask, feat.shape[-2:])
+            w = torch.from_numpy(mask8 * self.weight).to(feat.device)[None, None]     # (1, 1, h, w)
+            mixed = torch.lerp(feat, _warp_features(self.prev_feat, flow8), w)
+            out = renormalize(mixed, *calc_mean_std(mixed), mean, std)
+        self.prev_gray, self.prev_feat = g, out
+        return out
 
 
 def _to_feature_grid(flow: np.ndarray, mask: np.ndarray, shape) -> tuple[np.ndarray, np.ndarray]:
-    """Full-resolution flow (H, W, 2) and mask (H, W) -> the feature grid (h8, w8): flow in cells."""
+    """Full-resolution flow (H, W, 2) and mask (H, W) -> the feature grid (h8, w8): flow in cells.
+    The grid covers the frame padded up to the size multiple; the few cells of padding are stretched in."""
     h8, w8 = shape
     scale = np.array([w8 / flow.shape[1], h8 / flow.shape[0]], np.float32)
     flow8 = cv2.resize(flow, (w8, h8), interpolation=cv2.INTER_AREA) * scale
     return flow8, cv2.resize(mask, (w8, h8), interpolation=cv2.INTER_AREA)
 
 
-def _warp_features(feat: torch.Tensor, flow8: np.ndarray, device) -> torch.Tensor:
+def _warp_features(feat: torch.Tensor, flow8: np.ndarray) -> torch.Tensor:
     """Sample feat (1, C, h, w) at p + flow(p), bilinear, borders clamped."""
     h, w = flow8.shape[:2]
     ys, xs = np.mgrid[0:h, 0:w].astype(np.float32)
     gx = (xs + flow8[..., 0]) / max(w - 1, 1) * 2 - 1
     gy = (ys + flow8[..., 1]) / max(h - 1, 1) * 2 - 1
-    grid = torch.from_numpy(np.stack([gx, gy], -1))[None].to(device, feat.dtype)
+    grid = torch.from_numpy(np.stack([gx, gy], -1))[None].to(feat.device, feat.dtype)
     return F.grid_sample(feat, grid, mode="bilinear", padding_mode="border", align_corners=True)
 
 
@@ -186,17 +189,10 @@ class TemporalSmoother:
 
     def __init__(self, backend, options: SmoothOptions = SmoothOptions()):
         self.backend, self.options = backend, options
-        self.stats = self.features = None
-        if options.mode in TORCH_MODES:
-            model = getattr(backend, "model", None)
-            if not isinstance(model, StyleTransfer):
-                raise UserError(f"--smooth {options.mode} works on the encoder's features, which the "
-                                f"{backend.name} backend does not expose; use --backend torch, or --smooth flow")
-        if options.mode in ("stats", "both"):
-            self.stats = StatsSmoothing(backend.model, backend.torch_device, backend.dtype, options.stats_momentum,
-                                        getattr(backend, "channels_last", False))
-        if options.mode == "features":
-            self.features = FeatureBlending(backend.model, backend.torch_device, backend.dtype, options.flow_weight)
+        if options.split:
+            backend.prepare_split()       # a backend that cannot split says why, before the first frame
+        self.stats = StatsSmoothing(backend, options.stats_momentum) if options.mode in ("stats", "both") else None
+        self.features = FeatureBlending(backend, options.flow_weight) if options.mode == "features" else None
         self.blend = FlowBlending(options.flow_weight) if options.mode in ("flow", "both") else None
 
     def reset(self):

@@ -1,10 +1,11 @@
 """The flicker table: per-frame AdaIN against each cure, on the first seconds of a video.
 
-    python -m stylecam.tools.flicker_report VIDEO --style PAINTING.jpg [--seconds 3] [--size 384]
+    python -m stylecam.tools.flicker_report VIDEO --style PAINTING.jpg [--seconds 3] [--size 384] [--backend B]
 
 For every variant: the warping error (flow named), its change against per-frame,
 the mean/std style loss against the painting and its change, the content loss.
 Target (issue 6): warping error ≥ 40 % lower with style loss ≤ 10 % worse.
+Every variant runs on the chosen backend (``--backend``, default auto).
 Prints a table on stderr and the JSON on stdout (``--json FILE`` writes it too).
 """
 from __future__ import annotations
@@ -22,7 +23,7 @@ import numpy as np
 from ..errors import UserError
 from ..temporal.flicker import StyleLoss, WarpingError
 from ..images import read_image, resize_longer
-from ..options import RuntimeOptions
+from ..options import RuntimeOptions, add_runtime_arguments, runtime_options
 from ..safeio import atomic_output, check_output_file
 from ..session import open_session
 from ..temporal.smoothing import FlowBlending, SmoothOptions, TemporalSmoother
@@ -55,14 +56,13 @@ def parse(argv=None) -> ReportOptions:
     p.add_argument("--flow-weight", type=float, nargs="+", default=[SmoothOptions.flow_weight],
                    help="blend weights to try for --smooth flow")
     p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
-    p.add_argument("--device", default="auto")
     p.add_argument("--json", dest="json_out")
     p.add_argument("--save", help="folder: also write each variant as a video, to look at")
+    add_runtime_arguments(p)
     a = p.parse_args(argv)
     return ReportOptions(Path(a.video), Path(a.style), a.seconds, a.size, tuple(a.momentum),
                          tuple(a.flow_weight), a.alpha, Path(a.json_out) if a.json_out else None,
-                         Path(a.save) if a.save else None, RuntimeOptions(a.decoder, "torch", a.device, "auto"))
+                         Path(a.save) if a.save else None, runtime_options(a))
 
 
 def stylize_all(smoother: TemporalSmoother, frames: list[np.ndarray], mean, std, alpha, batch=4):
@@ -90,8 +90,9 @@ def save_variants(folder: Path, info, size, variants: dict) -> None:
         print(f"saved {path}", file=sys.stderr)
 
 
-def measure(encoder, style_rgb, frames, stylized) -> dict:
-    warp, loss = WarpingError(), StyleLoss(encoder, style_rgb)
+def measure(loss: StyleLoss, frames, stylized) -> dict:
+    warp = WarpingError()
+    loss.reset()
     for i, (c, s) in enumerate(zip(frames, stylized)):
         warp.add(c, s)
         if i % 2 == 0:            # every other frame: the loss is an average, halves the encoder work
@@ -104,10 +105,9 @@ def run(opts: ReportOptions) -> dict:
     info = probe(opts.video)
     size = output_size(info, opts.size)
     frames = [f.bgr for f in read_frames(info, size, 0, opts.seconds, audio=False) if isinstance(f, Frame)]
-    session = open_session(opts.runtime, quiet=True)
+    session = open_session(opts.runtime, quiet=True, split=True)
     style = session.library.resolve(str(opts.style))[0]
     style_rgb = resize_longer(read_image(opts.style), session.library.config.style_size)
-    encoder = session.library.encoder
     backend = session.backend
     t0 = time.perf_counter()
     per_frame = stylize_all(TemporalSmoother(backend), frames, style.mean, style.std, opts.alpha)
@@ -127,9 +127,9 @@ def run(opts: ReportOptions) -> dict:
         variants[f"features (weight {w:g})"] = stylize_all(sm, frames, style.mean, style.std, opts.alpha)
     if opts.save:
         save_variants(opts.save, info, size, variants)
-    rows = {}
+    rows, loss = {}, StyleLoss(session.library.encoder, style_rgb)
     for name, out in variants.items():
-        rows[name] = measure(encoder, style_rgb, frames, out)
+        rows[name] = measure(loss, frames, out)
         print(f"measured {name}: warping error {rows[name]['warping_error']:.4g}", file=sys.stderr)
     base = rows["per-frame"]
     for r in rows.values():
