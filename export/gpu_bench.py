@@ -1,34 +1,55 @@
-"""GPU benchmark steps for export/gpu_bench.sh (one step per process, each bounded by `timeout`).
+"""GPU benchmark steps for export/gpu_bench.sh and train/gpu_run.sh (one step per process, each under `timeout`).
 
-    python3 -m export.gpu_bench speed   --out DIR   torch CUDA fp32 eager / fp16 channels_last /
-                                                    CUDA graphs (fp16, bf16), batch 1 and a larger batch
-    python3 -m export.gpu_bench compile --out DIR   torch.compile fp16 (only if it compiles in time)
-    python3 -m export.gpu_bench parity  --out DIR   fp16 / bf16 vs fp32 on real photos at 1280×720
-    python3 -m export.gpu_bench report  --out DIR   merge into DIR/gpu_bench.json and print a table
+    python3 -m export.gpu_bench speed    --out DIR   torch eager fp32 / fp16, CUDA graphs, channels_last with
+                                                     the cat reflection pad; full and lite; 720p, 1080p; batch 1, 8
+    python3 -m export.gpu_bench compile  --out DIR   torch.compile: modes and layouts on full 720p batch 1 first,
+                                                     then the backend's own setting on the other cases
+    python3 -m export.gpu_bench tensorrt --out DIR   FP16 engines (only where TensorRT is importable)
+    python3 -m export.gpu_bench parity   --out DIR   fp16 / compiled fp16 vs true fp32 on photos at 720p
+    python3 -m export.gpu_bench report   --out DIR   merge into DIR/gpu_bench.json and print a table
 
-GPU_BENCH_TINY=1 runs everything on the CPU at 64×48 (a dry run that proves the script works).
-GPU_BENCH_DECODER: trained decoder weights (default: a random decoder, rescaled so its output
-spreads over [0, 1]; speed does not depend on the weights). Nothing here imports PyAV.
+Every step rewrites its JSON after each measurement, so a step cut by `timeout` keeps what it
+measured. Cases run in order of importance (full 720p batch 1, the goal's case, first).
+GPU_BENCH_TINY=1 runs on the CPU at 64×48 in float32 (a dry run that proves the steps work; half
+precision on a CPU is slow, and torch.compile uses its "eager" backend, which traces but generates no code).
+GPU_BENCH_DECODER / GPU_BENCH_LITE: trained weights (default: random networks, the full one
+rescaled so its output spreads over [0, 1]; speed does not depend on the weights).
+GPU_BENCH_MODELS (full,lite), GPU_BENCH_PHOTOS (val photos for parity). Nothing here imports PyAV.
 """
 from __future__ import annotations
 
 import argparse
+import copy
+import importlib.util
 import json
 import os
 import statistics
 import sys
+import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn as nn
 
 TINY = os.environ.get("GPU_BENCH_TINY") == "1"
-W, H = (64, 48) if TINY else (1280, 720)
-BIG_BATCH = 2 if TINY else 8
-ROUND_S = 0.05 if TINY else 0.25      # each timing round lasts about this long
-ROUNDS = 3 if TINY else 5
-GOAL_FPS, GOAL_SPEEDUP = 500, 8
+SIZES = {"720p": (64, 48)} if TINY else {"720p": (1280, 720), "1080p": (1920, 1080)}
+BATCHES = (1, 2) if TINY else (1, 8)
+ROUND_S = 0.05 if TINY else 0.15     # each timing round lasts about this long
+ROUNDS = 3                           # the median of these
+GOAL_FPS, GOAL_SPEEDUP = 500, 8      # issue 12: full model, 720p, fp16, batch 1, against fp32 eager
+
+
+@dataclass(frozen=True)
+class Variant:
+    dtype: torch.dtype
+    channels_last: bool = False
+    graphs: bool = False
+    cat_pad: bool = False
+    compile_mode: str | None = None       # torch.compile mode; None: eager
+    tf32: bool = True
 
 
 def device() -> torch.device:
@@ -44,17 +65,41 @@ def sync():
         torch.cuda.synchronize()
 
 
-def load_model():
-    from stylecam.loading import load_model as load
+# ------------------------------------------------------------------------------------------- models
+
+def models() -> dict:
+    """kind -> (model, how its weights were made), for the kinds in GPU_BENCH_MODELS that load here."""
+    wanted = os.environ.get("GPU_BENCH_MODELS", "full,lite").split(",")
+    found = {}
+    if "full" in wanted:
+        found["full"] = _full()
+    if "lite" in wanted and importlib.util.find_spec("stylecam.lite") is not None:
+        found["lite"] = _lite()
+    return found
+
+
+def _full():
+    from stylecam.loading import load_model
     from stylecam.model import Decoder, StyleTransfer
     from stylecam.vgg import load_encoder
     path = os.environ.get("GPU_BENCH_DECODER")
     if path:
-        return load(path), f"trained ({path})"
+        return load_model(path), f"trained ({path})"
     torch.manual_seed(0)
     model = StyleTransfer(load_encoder(), Decoder().eval().requires_grad_(False))
     _spread(model)
     return model, "random (output rescaled to spread over [0, 1])"
+
+
+def _lite():
+    from stylecam.lite import LiteStyleTransfer
+    from stylecam.vgg import load_encoder
+    path = os.environ.get("GPU_BENCH_LITE")
+    if path and Path(path).is_file():
+        from stylecam.loading import load_lite
+        return load_lite(path), f"trained ({path})"
+    torch.manual_seed(0)
+    return LiteStyleTransfer(load_encoder()).eval().requires_grad_(False), "random"
 
 
 @torch.no_grad()
@@ -68,6 +113,33 @@ def _spread(model) -> None:
     conv.weight.mul_(k[:, None, None, None])
     conv.bias.copy_((conv.bias - y.mean((0, 2, 3))) * k + 0.5)
 
+
+class CatReflectionPad2d(nn.Module):
+    """nn.ReflectionPad2d as slices and cats: in channels_last the reflection-pad kernel is slow
+    (fp16 at 720p: 65 frames/s NHWC against 118 NCHW on an H100); these are plain copies."""
+
+    def __init__(self, pad: int):
+        super().__init__()
+        self.pad = pad
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = self.pad
+        x = torch.cat([x[..., 1:p + 1, :].flip(-2), x, x[..., -p - 1:-1, :].flip(-2)], dim=-2)
+        return torch.cat([x[..., 1:p + 1].flip(-1), x, x[..., -p - 1:-1].flip(-1)], dim=-1)
+
+
+def use_cat_pads(model: nn.Module) -> int:
+    """Replace every symmetric ReflectionPad2d in ``model`` by CatReflectionPad2d; returns how many."""
+    swapped = 0
+    for name, module in list(model.named_modules()):
+        for child_name, child in list(module.named_children()):
+            if isinstance(child, nn.ReflectionPad2d) and len(set(child.padding)) == 1:
+                setattr(module, child_name, CatReflectionPad2d(child.padding[0]))
+                swapped += 1
+    return swapped
+
+
+# ------------------------------------------------------------------------------------------ timing
 
 def throughput(fn, frames: int) -> dict:
     """frames/s of ``fn`` (which processes ``frames`` frames): median over rounds of many calls."""
@@ -86,102 +158,191 @@ def throughput(fn, frames: int) -> dict:
             fn()
         sync()
         rates.append(frames * calls / (time.perf_counter() - t0))
-    return {"fps": round(statistics.median(rates), 1), "ms_per_frame": round(1000 / statistics.median(rates), 3),
-            "calls_per_round": calls, "rounds": ROUNDS}
+    fps = statistics.median(rates)
+    return {"fps": round(fps, 1), "ms_per_frame": round(1000 / fps, 3), "calls_per_round": calls, "rounds": ROUNDS}
 
 
-def _variants():
-    """name -> (dtype, channels_last, cuda_graphs, tf32)."""
-    v = {"fp32_eager": (torch.float32, False, False, True),
-         "fp32_eager_no_tf32": (torch.float32, False, False, False),
-         "fp16_eager": (torch.float16, False, False, True),
-         "fp16_graphs": (torch.float16, False, True, True),
-         "fp16_channels_last": (torch.float16, True, False, True),
-         "fp16_channels_last_graphs": (torch.float16, True, True, True),
-         "bf16_channels_last_graphs": (torch.bfloat16, True, True, True)}
-    return v     # on the CPU (tiny dry run) channels_last and CUDA graphs are ignored by TorchBackend
+def make_backend(model, v: Variant):
+    from stylecam.backends.torch_backend import COMPILE_MODE, TorchBackend
+    dev = device()
+    if dev.type == "cuda":
+        torch.backends.cudnn.allow_tf32 = v.tf32
+        torch.backends.cuda.matmul.allow_tf32 = v.tf32
+    model = copy.deepcopy(model)
+    if v.cat_pad:
+        use_cat_pads(model)
+    if v.compile_mode:
+        torch._dynamo.reset()       # a fresh cache per variant: the bench never hits the recompile limit
+    own = v.compile_mode == COMPILE_MODE and not TINY
+    dtype = torch.float32 if TINY else v.dtype
+    b = TorchBackend(model, dev, dtype, cuda_graphs=v.graphs, channels_last=v.channels_last, compile=own)
+    if v.compile_mode and not own:
+        options = {"backend": "eager"} if TINY else {"mode": v.compile_mode}
+        b.infer, b.compile = torch.compile(b.forward_uint8, dynamic=False, **options), True
+    return b
+
+
+def measure(model, v: Variant, size: tuple[int, int], n: int) -> dict:
+    """One (variant, size, batch) on GPU-resident uint8 frames; compile time reported apart."""
+    dev = device()
+    b = make_backend(model, v)
+    w, h = size
+    x = torch.randint(0, 256, (n, h, w, 3), dtype=torch.uint8, device=dev)
+    m, s, a = torch.rand(512, device=dev) * 2, torch.rand(512, device=dev) + 0.5, torch.ones((), device=dev)
+    result = {}
+    with torch.inference_mode():
+        if b.compile:
+            t0 = time.perf_counter()
+            b.infer(x, m, s, a)
+            sync()
+            result["compile_seconds"] = round(time.perf_counter() - t0, 1)
+        if b.cuda_graphs:
+            g = b._graph_for(tuple(x.shape))
+            g.run(x, m, s, a)
+            fn = g.graph.replay
+        else:
+            def fn():
+                b.infer(x, m, s, a)
+        result.update(throughput(fn, n))
+    return result
+
+
+# ------------------------------------------------------------------------------------------- steps
+
+SPEED = {   # name -> variant; measured for every model, size and batch (fp32 at batch 1 only)
+    "fp32_eager": Variant(torch.float32),
+    "fp16_eager": Variant(torch.float16),
+    "fp16_graphs": Variant(torch.float16, graphs=True),
+    "fp16_channels_last_catpad_graphs": Variant(torch.float16, channels_last=True, graphs=True, cat_pad=True),
+}
+SPEED_FULL_720P = {   # only on the full model at 720p: what the cat pad is compared with
+    "fp32_eager_no_tf32": Variant(torch.float32, tf32=False),
+    "fp16_channels_last_graphs": Variant(torch.float16, channels_last=True, graphs=True),
+}
+
+
+def _cases():
+    """(model kind, size name) in order of importance."""
+    return [(kind, size) for size in SIZES for kind in ("full", "lite")]
+
+
+class Results:
+    """A step's results, rewritten to DIR/gpu_bench_STEP.json after every measurement."""
+
+    def __init__(self, out: Path, step: str, **head):
+        self.path, self.data = out / f"gpu_bench_{step}.json", {**head, "results": {}}
+        self.t0 = time.perf_counter()
+
+    def add(self, key: str, value: dict) -> None:
+        self.data["results"][key] = value
+        self.data["seconds"] = round(time.perf_counter() - self.t0, 1)
+        _write(self.path, self.data)
+        if "fps" in value:
+            print(f"{key:<58} {value['fps']:>9.1f} frames/s  ({value['ms_per_frame']:.3f} ms/frame)"
+                  + (f"  compiled in {value['compile_seconds']} s" if "compile_seconds" in value else ""), flush=True)
+        else:
+            print(f"{key:<58} {value}", flush=True)
+
+    def run(self, key: str, fn) -> None:
+        try:
+            self.add(key, fn())
+        except Exception as e:        # one failed case (out of memory, an op without a kernel) costs only itself
+            self.add(key, {"error": f"{type(e).__name__}: {' '.join(str(e).split())[:300]}"})
+        finally:
+            if torch.cuda.is_available() and not TINY:
+                torch.cuda.empty_cache()
 
 
 def step_speed(out: Path) -> dict:
-    import copy
-
-    from stylecam.backends.torch_backend import TorchBackend
-    dev = device()
-    model, decoder = load_model()
-    mean, std = torch.rand(512) * 2, torch.rand(512) + 0.5
-    results = {}
-    for name, (dtype, cl, graphs, tf32) in _variants().items():
-        if dev.type == "cuda":
-            torch.backends.cudnn.allow_tf32 = tf32
-            torch.backends.cuda.matmul.allow_tf32 = tf32
-        backend = TorchBackend(copy.deepcopy(model), dev, dtype, cuda_graphs=graphs, channels_last=cl)
-        m, s, a = mean.to(dev), std.to(dev), torch.ones((), device=dev)
-        for n in (1, BIG_BATCH):
-            if name == "fp32_eager_no_tf32" and n != 1:
-                continue
-            x = torch.randint(0, 256, (n, H, W, 3), dtype=torch.uint8, device=dev)
-            if backend.cuda_graphs:
-                with torch.inference_mode():
-                    g = backend._graph_for(tuple(x.shape))
-                    g.run(x, m, s, a)
-                fn = g.graph.replay
-            else:
-                def fn(x=x, backend=backend):
-                    with torch.inference_mode():
-                        backend.forward_uint8(x, m, s, a)
-            results[f"{name}/batch{n}"] = throughput(fn, n)
-            _print(name, n, results[f"{name}/batch{n}"])
-        if name == "fp16_graphs":      # the CUDA default, end to end: numpy frames in and out (PCIe copies)
-            frames = np.random.default_rng(0).integers(0, 256, (BIG_BATCH, H, W, 3), dtype=np.uint8)
-            for n in (1, BIG_BATCH):
-                r = throughput(lambda f=frames[:n] if n > 1 else frames[0], b=backend: b.stylize(f, mean, std, 1.0), n)
-                results[f"{name}_numpy_io/batch{n}"] = r
-                _print(name + "_numpy_io", n, r)
-        del backend
-        if dev.type == "cuda":
-            torch.cuda.empty_cache()
-    if dev.type == "cuda":
-        torch.backends.cudnn.allow_tf32 = True
-    return {"size": f"{W}x{H}", "decoder": decoder, "speed": results}
+    nets = models()
+    r = Results(out, "speed", models={k: note for k, (_, note) in nets.items()},
+                sizes={k: f"{w}x{h}" for k, (w, h) in SIZES.items()})
+    for kind, size in _cases():
+        if kind not in nets:
+            continue
+        variants = {**SPEED, **(SPEED_FULL_720P if (kind, size) == ("full", "720p") and not TINY else {})}
+        for name, v in variants.items():
+            for n in BATCHES:
+                if v.dtype == torch.float32 and n != 1:
+                    continue
+                r.run(f"{kind}/{size}/{name}/batch{n}", lambda v=v, n=n: measure(nets[kind][0], v, SIZES[size], n))
+    return r.data
 
 
 def step_compile(out: Path) -> dict:
-    import copy
+    from stylecam.backends.torch_backend import COMPILE_CHANNELS_LAST, COMPILE_MODE
+    nets = models()
+    own = Variant(torch.float16, channels_last=COMPILE_CHANNELS_LAST, graphs=True, compile_mode=COMPILE_MODE)
+    first = {   # on full 720p batch 1: the backend's setting, then the alternatives the constants were chosen over
+        f"fp16_compile_{COMPILE_MODE}_{'cl' if COMPILE_CHANNELS_LAST else 'nchw'}_graphs": own,
+        f"fp16_compile_{COMPILE_MODE}_cl": Variant(torch.float16, channels_last=True, compile_mode=COMPILE_MODE),
+        f"fp16_compile_{COMPILE_MODE}_nchw_graphs": Variant(torch.float16, graphs=True, compile_mode=COMPILE_MODE),
+        "fp16_compile_reduce-overhead_cl": Variant(torch.float16, channels_last=True, compile_mode="reduce-overhead"),
+    }
+    last = {"fp16_compile_max-autotune-no-cudagraphs_cl_graphs":    # minutes of autotuning: last
+            Variant(torch.float16, channels_last=True, graphs=True, compile_mode="max-autotune-no-cudagraphs")}
+    r = Results(out, "compile", backend_mode=COMPILE_MODE, backend_channels_last=COMPILE_CHANNELS_LAST,
+                tiny_uses_eager_backend=TINY)
+    plan = [("full", "720p", name, v, 1) for name, v in first.items()]
+    plan += [(kind, size, "fp16_compile_backend", own, n) for kind, size in _cases() for n in BATCHES
+             if (kind, size, n) != ("full", "720p", 1)]
+    plan += [("full", "720p", name, v, 1) for name, v in last.items()]
+    if TINY:
+        plan = plan[:1]          # the dry run proves the path; tracing every case costs the CPU minutes
+    for kind, size, name, v, n in plan:
+        if kind in nets:
+            r.run(f"{kind}/{size}/{name}/batch{n}", lambda v=v, n=n, kind=kind, size=size:
+                  measure(nets[kind][0], v, SIZES[size], n))
+    return r.data
 
-    from stylecam.backends.torch_backend import TorchBackend
-    dev = device()
-    model, _ = load_model()
-    dtype = torch.float32 if TINY else torch.float16
-    backend = TorchBackend(copy.deepcopy(model), dev, dtype, channels_last=True)   # as measured on the H100
-    backend.model = torch.compile(backend.model, dynamic=False)    # default mode: the quickest to compile
-    m, s, a = (t.to(dev) for t in (torch.rand(512), torch.rand(512) + 0.5, torch.ones(())))
-    x = torch.randint(0, 256, (1, H, W, 3), dtype=torch.uint8, device=dev)
-    t0 = time.perf_counter()
-    with torch.inference_mode():
-        backend.forward_uint8(x, m, s, a)
-    sync()
-    compile_s = time.perf_counter() - t0
+
+def step_tensorrt(out: Path) -> dict:
+    if importlib.util.find_spec("tensorrt") is None:
+        return _write(out / "gpu_bench_tensorrt.json", {"skipped": "tensorrt is not importable here"})
+    from stylecam.backends.tensorrt_backend import TensorRTBackend
+    from stylecam.convert import torch2onnx
+    from stylecam.tensorrt_build import Profile, onnx2engine
+    nets = models()
+    work = Path(tempfile.mkdtemp(prefix="stylecam-trt-"))       # engines stay out of OUT (tens of MB)
+    r = Results(out, "tensorrt", profile=str(Profile()))
+    for kind in nets:
+        def build(kind=kind):
+            onnx = torch2onnx(nets[kind][0], work / f"{kind}_fp16.onnx", "fp16")
+            info = onnx2engine(onnx, work / f"{kind}.engine", Profile(), timing_cache=out, log=lambda *_: None)
+            return {k: info[k] for k in ("tensorrt", "gpu", "precision", "build_seconds")}
+        r.run(f"{kind}/build", build)
+        r.run(f"{kind}/load", lambda kind=kind: {"engine": TensorRTBackend(work / f"{kind}.engine").describe()})
+        if "error" in r.data["results"][f"{kind}/load"]:
+            continue
+        backend = TensorRTBackend(work / f"{kind}.engine")
+        for size, (w, h) in SIZES.items():
+            r.run(f"{kind}/{size}/tensorrt_fp16/batch1", lambda w=w, h=h: _engine_speed(backend, h, w))
+            r.run(f"{kind}/{size}/tensorrt_fp16_numpy_io/batch1", lambda w=w, h=h: throughput(
+                lambda f=np.zeros((h, w, 3), np.uint8): backend.stylize(f, torch.zeros(512), torch.ones(512)), 1))
+    return r.data
+
+
+def _engine_speed(backend, h: int, w: int) -> dict:
+    """execute_async_v3 alone on the backend's stream and device buffers (h, w padded to 8)."""
+    h, w = -(-h // 8) * 8, -(-w // 8) * 8
+    ctx, stream = backend.context, backend.stream
+    ctx.set_input_shape(backend.input, (h, w, 3))
+    ctx.set_tensor_address(backend.input, backend.frame_in.data_ptr())
+    ctx.set_tensor_address(backend.output, backend.frame_out.data_ptr())
 
     def fn():
-        with torch.inference_mode():
-            backend.forward_uint8(x, m, s, a)
-    r = throughput(fn, 1)
-    _print("fp16_channels_last_compile", 1, r)
-    return {"compile": {"compile_seconds": round(compile_s, 1), "batch1": r}}
+        ctx.execute_async_v3(stream.cuda_stream)
+    return throughput(fn, 1)      # sync() waits for every stream, the backend's too
 
 
-def _photos() -> list[np.ndarray]:
+def _photos(w: int, h: int) -> list[np.ndarray]:
     import cv2
     folder = Path(os.environ.get("GPU_BENCH_PHOTOS", ".gpu/data/val/content"))
     files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:8]
-    photos = []
-    for f in files:
-        img = cv2.imread(str(f))
-        if img is not None:
-            photos.append(_cover(img, W, H))
+    photos = [_cover(img, w, h) for img in (cv2.imread(str(f)) for f in files) if img is not None]
     if not photos:       # no photos there: synthetic gradients, said so in the JSON
-        y, x = np.mgrid[0:H, 0:W].astype(np.float32)
-        photos = [np.clip(np.stack([x / W, y / H, 1 - x / W], -1) * 255, 0, 255).astype(np.uint8)]
+        y, x = np.mgrid[0:h, 0:w].astype(np.float32)
+        photos = [np.clip(np.stack([x / w, y / h, 1 - x / w], -1) * 255, 0, 255).astype(np.uint8)]
     return photos
 
 
@@ -196,69 +357,65 @@ def _cover(img: np.ndarray, w: int, h: int) -> np.ndarray:
 
 
 def step_parity(out: Path) -> dict:
-    import copy
-
-    from stylecam.backends.torch_backend import TorchBackend
+    from stylecam.backends.torch_backend import COMPILE_CHANNELS_LAST, COMPILE_MODE
     from stylecam.styles import load_bank
-    dev = device()
-    model, decoder = load_model()
-    photos = _photos()
-    bank = load_bank()
-    styles = [(s.name, s.mean, s.std) for s in list(bank.values())[:2]] or [("random", torch.rand(512), torch.rand(512))]
-    torch.backends.cudnn.allow_tf32 = False            # the reference is true fp32
-    ref = TorchBackend(copy.deepcopy(model), dev, torch.float32, channels_last=False)
-    refs = [[ref.stylize(p, m, s) for p in photos] for _, m, s in styles]
-    del ref
-    torch.backends.cudnn.allow_tf32 = True
-    variants = {"fp32_tf32": torch.float32, "fp16_channels_last_graphs": torch.float16,
-                "bf16_channels_last_graphs": torch.bfloat16}
-    parity = {}
-    for name, dtype in variants.items():
-        b = TorchBackend(copy.deepcopy(model), dev, dtype, cuda_graphs=dev.type == "cuda",
-                         channels_last="channels_last" in name)
-        diffs = [np.abs(b.stylize(p, m, s).astype(np.int16) - r)
-                 for (_, m, s), rs in zip(styles, refs) for p, r in zip(photos, rs)]
-        parity[name] = {"max_levels": int(max(d.max() for d in diffs)),
-                        "mean_levels": round(float(np.mean([d.mean() for d in diffs])), 4),
-                        "share_over_2_levels": round(float(np.mean([(d > 2).mean() for d in diffs])), 6)}
-        print(f"parity {name:<28} vs fp32 (no TF32): max {parity[name]['max_levels']} levels, "
-              f"mean {parity[name]['mean_levels']}", flush=True)
-    return {"parity": parity, "parity_images": len(photos) * len(styles), "parity_size": f"{W}x{H}",
-            "parity_styles": [n for n, _, _ in styles], "decoder": decoder}
-
-
-def _print(name: str, n: int, r: dict) -> None:
-    print(f"{name:<34} batch {n:<2} {r['fps']:>9.1f} frames/s  ({r['ms_per_frame']:.3f} ms/frame)", flush=True)
+    nets = models()
+    w, h = SIZES["720p"]
+    photos = _photos(w, h)
+    bank = list(load_bank().values())[:2]
+    styles = [(s.name, s.mean, s.std) for s in bank] or [("random", torch.rand(512), torch.rand(512) + 0.5)]
+    variants = {"fp16_graphs": Variant(torch.float16, graphs=True),
+                "fp16_channels_last_catpad_graphs": Variant(torch.float16, channels_last=True, graphs=True,
+                                                            cat_pad=True),
+                "fp16_compile_backend": Variant(torch.float16, channels_last=COMPILE_CHANNELS_LAST, graphs=True,
+                                                compile_mode=COMPILE_MODE)}
+    r = Results(out, "parity", images=len(photos) * len(styles), size=f"{w}x{h}",
+                styles=[n for n, _, _ in styles], photos="synthetic" if len(photos) == 1 else "val photos",
+                reference="fp32, TF32 off")
+    for kind, (model, _) in nets.items():
+        ref = make_backend(model, Variant(torch.float32, tf32=False))
+        refs = [[ref.stylize(p, m, s) for p in photos] for _, m, s in styles]
+        del ref
+        for name, v in variants.items():
+            def compare(v=v, model=model, refs=refs):
+                b = make_backend(model, v)
+                d = [np.abs(b.stylize(p, m, s).astype(np.int16) - rr)
+                     for (_, m, s), rs in zip(styles, refs) for p, rr in zip(photos, rs)]
+                return {"max_levels": int(max(x.max() for x in d)),
+                        "mean_levels": round(float(np.mean([x.mean() for x in d])), 4),
+                        "share_over_2_levels": round(float(np.mean([(x > 2).mean() for x in d])), 6)}
+            r.run(f"{kind}/{name}", compare)
+    return r.data
 
 
 def step_report(out: Path) -> dict:
-    merged = {"machine": _machine(), "tiny_dry_run": TINY}
-    for part in ("speed", "compile", "parity"):
+    merged = {"machine": _machine(), "tiny_dry_run": TINY, "sizes": {k: f"{w}x{h}" for k, (w, h) in SIZES.items()}}
+    fps = {}
+    for part in ("speed", "compile", "tensorrt", "parity"):
         f = out / f"gpu_bench_{part}.json"
-        merged.update(json.loads(f.read_text()) if f.is_file() else {f"{part}_missing": "step failed or timed out"})
-    speed = merged.get("speed", {})
-    base = speed.get("fp32_eager/batch1", {}).get("fps")
-    fp16 = [v["fps"] for k, v in speed.items() if k.startswith("fp16") and "numpy" not in k]
+        merged[part] = json.loads(f.read_text()) if f.is_file() else {"missing": "step skipped, failed or timed out"}
+        fps.update({k: v["fps"] for k, v in merged[part].get("results", {}).items() if "fps" in v})
+    base = fps.get("full/720p/fp32_eager/batch1")
+    fp16 = {k: v for k, v in fps.items() if k.startswith("full/720p/") and k.endswith("/batch1")
+            and "fp32" not in k and "numpy" not in k}
     if base and fp16:
-        best = max(fp16)
-        merged["goal"] = {"best_fp16_fps": best, "speedup_vs_fp32_eager_batch1": round(best / base, 1),
+        best = max(fp16, key=fp16.get)
+        merged["goal"] = {"case": "full model, 720p, batch 1", "best": best, "best_fps": fp16[best],
+                          "fp32_eager_fps": base, "speedup": round(fp16[best] / base, 1),
                           "fps_goal": GOAL_FPS, "speedup_goal": GOAL_SPEEDUP,
-                          "met": best >= GOAL_FPS and best / base >= GOAL_SPEEDUP}
-    print(f"\n{merged['machine']['gpu'] or merged['machine']['cpu']}, torch {merged['machine']['torch']}, "
-          f"{merged.get('size', '?')}")
-    print(f"{'variant':<44} {'frames/s':>10} {'ms/frame':>9}")
-    for k, v in speed.items():
-        print(f"{k:<44} {v['fps']:>10.1f} {v['ms_per_frame']:>9.3f}")
-    if "compile" in merged:
-        c = merged["compile"]
-        print(f"{'fp16_channels_last_compile/batch1':<44} {c['batch1']['fps']:>10.1f} "
-              f"{c['batch1']['ms_per_frame']:>9.3f}  (compiled in {c['compile_seconds']} s)")
-    for k, v in merged.get("parity", {}).items():
-        print(f"parity {k}: max {v['max_levels']} / mean {v['mean_levels']} levels vs fp32")
+                          "met": fp16[best] >= GOAL_FPS and fp16[best] / base >= GOAL_SPEEDUP}
+    m = merged["machine"]
+    print(f"\n{m['gpu'] or m['cpu']}, torch {m['torch']}, sizes {merged['sizes']}")
+    print(f"{'case':<62} {'frames/s':>10}")
+    for k, v in fps.items():
+        print(f"{k:<62} {v:>10.1f}")
+    for k, v in merged["parity"].get("results", {}).items():
+        print(f"parity {k}: " + (f"max {v['max_levels']} / mean {v['mean_levels']} levels vs fp32"
+                                 if "max_levels" in v else str(v)))
     if "goal" in merged:
         g = merged["goal"]
-        print(f"goal: {g['best_fp16_fps']} frames/s fp16 (>= {GOAL_FPS}), {g['speedup_vs_fp32_eager_batch1']}x "
-              f"fp32 eager (>= {GOAL_SPEEDUP}x): {'met' if g['met'] else 'NOT met'}")
+        print(f"goal ({g['case']}): {g['best_fps']} frames/s by {g['best']} (>= {GOAL_FPS}), {g['speedup']}x fp32 "
+              f"eager (>= {GOAL_SPEEDUP}x): {'met' if g['met'] else 'NOT met'}")
     merged["imported_av"] = "av" in sys.modules
     return merged
 
@@ -272,12 +429,22 @@ def _machine() -> dict:
     except (OSError, StopIteration):
         pass
     gpu = torch.cuda.get_device_name() if torch.cuda.is_available() and not TINY else None
+    trt = importlib.util.find_spec("tensorrt")
     return {"gpu": gpu, "cpu": cpu, "cores": os.cpu_count(), "torch": torch.__version__,
             "cuda": torch.version.cuda, "cudnn": torch.backends.cudnn.version() if gpu else None,
+            "tensorrt": importlib.import_module("tensorrt").__version__ if trt else None,
             "python": platform.python_version()}
 
 
-STEPS = {"speed": step_speed, "compile": step_compile, "parity": step_parity, "report": step_report}
+def _write(path: Path, data: dict) -> dict:
+    tmp = path.with_name(f".{path.name}.part")
+    tmp.write_text(json.dumps(data, indent=2) + "\n")
+    tmp.replace(path)
+    return data
+
+
+STEPS = {"speed": step_speed, "compile": step_compile, "tensorrt": step_tensorrt, "parity": step_parity,
+         "report": step_report}
 
 
 def main(argv=None) -> int:
@@ -288,12 +455,10 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    t0 = time.perf_counter()
     result = STEPS[a.step](out)
-    result[f"{a.step}_seconds"] = round(time.perf_counter() - t0, 1)
     assert "av" not in sys.modules, "the GPU machine has no PyAV: nothing on this path may import av"
-    name = "gpu_bench.json" if a.step == "report" else f"gpu_bench_{a.step}.json"
-    (out / name).write_text(json.dumps(result, indent=2) + "\n")
+    if a.step == "report":
+        _write(out / "gpu_bench.json", result)
     return 0
 
 

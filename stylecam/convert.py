@@ -7,8 +7,7 @@ with the casts, channel flip, layout change, clamp and rounding inside.
 ``encoder2onnx`` / ``decoder2onnx``: the same network split at the content features
 (``encode`` and ``decode`` of the model API), for temporal smoothing on graph backends.
 ``style2onnx``: the style encoder, image (uint8, H×W×3, BGR) -> mean, std (512 each).
-``onnx2engine``: a TensorRT engine from the frame graph (FP16 with the AdaIN
-statistics pinned to FP32).
+``onnx2engine`` (TensorRT engines from the frame, encoder and decoder graphs) is in ``tensorrt_build``.
 Names, metadata and the checks a backend makes on load are in ``stylecam.graphs``.
 
 Exporter and opset (design.md §4, §5): the dynamo exporter at opset 20, the
@@ -23,10 +22,7 @@ takes UINT8 nowhere else.
 from __future__ import annotations
 
 import copy
-import json
 import os
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -35,8 +31,7 @@ import torch.nn as nn
 from .adain import calc_mean_std
 from .errors import UserError
 from .graphs import (DECODER_INPUTS, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUT, FRAME_INPUTS, FRAME_OUTPUT,
-                     OPSET, PRECISIONS, PRODUCER, STYLE_INPUT, STYLE_OUTPUTS, check_stylecam_onnx, file_hash,
-                     metadata)
+                     OPSET, PRECISIONS, PRODUCER, STYLE_INPUT, STYLE_OUTPUTS, metadata)
 from .model import from_bgr_uint8, to_bgr_uint8
 from .safeio import atomic_output
 
@@ -198,107 +193,3 @@ def style2onnx(model, path: str | os.PathLike, extra_meta: dict | None = None) -
 # graph -> exporter(model, path, precision): what the backends' user cache calls
 EXPORTERS = {"frame": torch2onnx, "encoder": encoder2onnx, "decoder": decoder2onnx}
 
-
-# ----------------------------------------------------------------------------------------- TensorRT
-
-@dataclass(frozen=True)
-class Profile:
-    """TensorRT optimization profile for the frame's (H, W); sides multiples of 8."""
-    min: tuple[int, int] = (256, 256)
-    opt: tuple[int, int] = (720, 1280)
-    max: tuple[int, int] = (1088, 1920)
-
-    def __str__(self) -> str:
-        f = lambda s: f"{s[0]}x{s[1]}"  # noqa: E731
-        return f"min {f(self.min)} opt {f(self.opt)} max {f(self.max)}"
-
-    def contains(self, h: int, w: int) -> bool:
-        return self.min[0] <= h <= self.max[0] and self.min[1] <= w <= self.max[1]
-
-
-def tensorrt_or_error():
-    """The tensorrt module, or a UserError that says how to get it."""
-    try:
-        import tensorrt
-    except ImportError:
-        raise UserError("TensorRT is not installed; install it from NVIDIA's index: "
-                        "pip install tensorrt --extra-index-url https://pypi.nvidia.com "
-                        "(needs an NVIDIA GPU and driver; see README 'Export')") from None
-    return tensorrt
-
-
-def engine_key(onnx_path: str | os.PathLike, profile: Profile, precision: str) -> dict:
-    """What an engine is specific to (design.md §5); the JSON beside an engine holds it."""
-    trt = tensorrt_or_error()
-    gpu = torch.cuda.get_device_name() if torch.cuda.is_available() else "no-gpu"
-    return {"onnx_sha256": file_hash(onnx_path), "tensorrt": trt.__version__, "gpu": gpu,
-            "profile": str(profile), "precision": precision}
-
-
-def _pin_statistics_fp32(network, trt) -> int:
-    """Every reduce/element-wise/unary layer (AdaIN's mean, variance, sqrt, division and the
-    pre/post-processing arithmetic) computes in FP32; convolutions, padding, pooling, ReLU
-    and resizing may use FP16. Returns how many layers were pinned."""
-    pinned = 0
-    fp32_kinds = {trt.LayerType.REDUCE, trt.LayerType.ELEMENTWISE, trt.LayerType.UNARY}
-    for i in range(network.num_layers):
-        layer = network.get_layer(i)
-        if layer.type not in fp32_kinds:
-            continue
-        if any(layer.get_output(k).dtype not in (trt.float32, trt.float16) for k in range(layer.num_outputs)):
-            continue  # integer/bool arithmetic (shape maths) keeps its own type
-        layer.precision = trt.float32
-        for k in range(layer.num_outputs):
-            layer.set_output_type(k, trt.float32)
-        pinned += 1
-    return pinned
-
-
-def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, profile: Profile = Profile(),
-                precision: str = "fp16", timing_cache: str | os.PathLike | None = None,
-                workspace_gib: float = 4.0, log=print) -> dict:
-    """Build a serialized TensorRT engine from the frame graph; writes the engine and a JSON
-    beside it (the key + build facts). Returns that JSON's dict."""
-    trt = tensorrt_or_error()
-    if not torch.cuda.is_available():
-        raise UserError("building a TensorRT engine needs a CUDA GPU; none is visible here")
-    check_stylecam_onnx(onnx_path, "frame")
-    logger = trt.Logger(trt.Logger.WARNING)
-    builder = trt.Builder(logger)
-    network = builder.create_network(0)          # TensorRT 10: explicit batch is the only mode
-    parser = trt.OnnxParser(network, logger)
-    if not parser.parse_from_file(str(onnx_path)):
-        errors = "; ".join(str(parser.get_error(i)) for i in range(parser.num_errors))
-        raise UserError(f"TensorRT could not parse {onnx_path}: {errors}")
-    config = builder.create_builder_config()
-    config.set_memory_pool_limit(trt.MemoryPoolType.WORKSPACE, int(workspace_gib * (1 << 30)))
-    pinned = 0
-    if precision == "fp16":
-        config.set_flag(trt.BuilderFlag.FP16)
-        config.set_flag(trt.BuilderFlag.OBEY_PRECISION_CONSTRAINTS)
-        pinned = _pin_statistics_fp32(network, trt)
-    opt_profile = builder.create_optimization_profile()
-    opt_profile.set_shape("frame", (*profile.min, 3), (*profile.opt, 3), (*profile.max, 3))
-    config.add_optimization_profile(opt_profile)
-    cache_bytes = Path(timing_cache).read_bytes() if timing_cache and Path(timing_cache).is_file() else b""
-    cache = config.create_timing_cache(cache_bytes)
-    config.set_timing_cache(cache, ignore_mismatch=False)
-    log(f"building a TensorRT {precision} engine from {onnx_path} ({profile}); this takes minutes, once")
-    t0 = time.perf_counter()
-    serialized = builder.build_serialized_network(network, config)
-    if serialized is None:
-        raise UserError(f"TensorRT failed to build an engine from {onnx_path} (see the log above)")
-    seconds = time.perf_counter() - t0
-    engine_path = Path(engine_path)
-    with atomic_output(engine_path) as tmp:
-        tmp.write_bytes(bytes(serialized))
-    if timing_cache:
-        with atomic_output(Path(timing_cache)) as tmp:
-            tmp.write_bytes(bytes(cache.serialize()))
-    info = {**engine_key(onnx_path, profile, precision), "build_seconds": round(seconds, 1),
-            "fp32_pinned_layers": pinned, "onnx": str(onnx_path),
-            "profile_shapes": {"min": profile.min, "opt": profile.opt, "max": profile.max}}
-    with atomic_output(engine_path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
-    log(f"built {engine_path} in {seconds:.0f} s ({pinned} layers pinned to FP32)")
-    return info

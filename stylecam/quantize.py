@@ -105,7 +105,7 @@ def onnx2int8(fp32_onnx, out, calibration_frames: list[dict[str, np.ndarray]],
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
-    from .convert import check_stylecam_onnx, file_hash
+    from .graphs import check_stylecam_onnx, file_hash
     from .safeio import atomic_output
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                "entropy": CalibrationMethod.Entropy}
@@ -148,7 +148,7 @@ def cached_int8(fp32_path) -> Path:
     passed in is returned as it is."""
     import onnxruntime
 
-    from .convert import check_stylecam_onnx, file_hash
+    from .graphs import check_stylecam_onnx, file_hash
     from .paths import user_cache_dir
     if check_stylecam_onnx(fp32_path, "frame").get("stylecam.precision") == "int8":
         return Path(fp32_path)

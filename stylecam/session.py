@@ -39,7 +39,8 @@ def open_session(rt: RuntimeOptions, quiet: bool = False, split: bool = False) -
     """split: the command runs the backend's encode/decode (``SmoothOptions.split``)."""
     model = load_model(rt.decoder)
     style_encoder = copy.deepcopy(model.style_encoder)   # float32 always; the backend may cast its own copy
-    choice = create(rt.backend, model, rt.device, rt.precision, onnx=rt.onnx, engine=rt.engine, split=split)
+    choice = create(rt.backend, model, rt.device, rt.precision, onnx=rt.onnx, engine=rt.engine,
+                    compile=rt.compile, split=split)
     if not quiet:
         print(choice.report(), file=sys.stderr)
     device = "cuda" if "cuda" in choice.backend.device else "cpu"

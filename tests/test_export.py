@@ -256,22 +256,3 @@ def test_trt_cli_checks_options_first(capsys):
     assert "multiples of 8" in capsys.readouterr().err
     assert main(["--min", "512x512", "--opt", "256x256"]) == 2
     assert "min <= opt <= max" in capsys.readouterr().err
-
-
-@pytest.mark.tensorrt
-@pytest.mark.skipif(not HAS_TRT, reason="needs TensorRT and a CUDA GPU")
-def test_tensorrt_engine_matches_onnxruntime(frame_onnx, lively_model, tmp_path):
-    from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
-    from stylecam.backends.tensorrt_backend import TensorRTBackend
-    profile = convert.Profile((16, 16), (64, 64), (128, 128))
-    engine = tmp_path / "t.engine"
-    info = convert.onnx2engine(frame_onnx, engine, profile, "fp16", tmp_path / "timing.cache")
-    assert info["fp32_pinned_layers"] > 0 and (tmp_path / "timing.cache").is_file()
-    mean, std = _style(lively_model)
-    frame = _bgr(45, 61)
-    trt_out = TensorRTBackend(engine).stylize(frame, mean, std)
-    ref = OnnxRuntimeBackend(frame_onnx).stylize(frame, mean, std)
-    d = np.abs(trt_out.astype(int) - ref)
-    assert d.max() <= FP16_MAX_LEVELS * 2 and d.mean() <= FP16_MEAN_LEVELS
-    with pytest.raises(UserError, match="outside the engine's profile"):
-        TensorRTBackend(engine).stylize(_bgr(200, 64), mean, std)

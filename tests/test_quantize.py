@@ -45,7 +45,7 @@ def graphs(lively_model, style, tmp_path_factory):
 
 
 def test_int8_graph_is_quantized_and_keeps_the_stylecam_metadata(graphs):
-    from stylecam.convert import check_stylecam_onnx, file_hash
+    from stylecam.graphs import check_stylecam_onnx, file_hash
     fp32, int8 = graphs
     meta = check_stylecam_onnx(int8, "frame")
     assert meta["stylecam.precision"] == "int8" and meta["stylecam.int8_from"] == file_hash(fp32)

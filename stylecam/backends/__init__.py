@@ -5,8 +5,9 @@ says which and why the others were not used; an explicit name that cannot run
 is an error, never a silent fallback.
 
 Order for ``auto``: a TensorRT FP16 engine (TensorRT + CUDA), then torch on
-CUDA (fp16, CUDA graphs), then on the CPU the faster of ONNX Runtime and
-torch as measured on a 2-core AMD EPYC (README, "Backends"): ``CPU_ORDER``.
+CUDA (fp16, CUDA graphs, torch.compile), then on the CPU the faster of ONNX
+Runtime and torch as measured on a 2-core AMD EPYC (README, "Backends"):
+``CPU_ORDER``. ``compile``: None = where measured faster (CUDA), True/False = as asked.
 """
 from __future__ import annotations
 
@@ -39,18 +40,38 @@ def _say(msg: str) -> None:
     print(f"stylecam: {msg}", file=sys.stderr)
 
 
-def _torch(model, device: str, precision: str) -> Backend:
+def _torch(model, device: str, precision: str, compile: bool | None = None) -> Backend:
     import torch
 
     from ..loading import pick_device
-    from .torch_backend import TorchBackend
+    from .torch_backend import COMPILE_CHANNELS_LAST, TorchBackend
     dev = pick_device(device)
     if precision == "auto":
         precision = "fp16" if dev.type == "cuda" else "fp32"
     dtype = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}[precision]
     if dev.type == "cpu" and dtype != torch.float32:
         raise UserError(f"--precision {precision} needs CUDA; on the CPU use --precision fp32")
-    return TorchBackend(model, dev, dtype, cuda_graphs=dev.type == "cuda")
+    compile = _compile_here(dev.type, compile)
+    return TorchBackend(model, dev, dtype, cuda_graphs=dev.type == "cuda", compile=compile,
+                        channels_last=compile and COMPILE_CHANNELS_LAST)
+
+
+def _compile_here(device_type: str, asked: bool | None) -> bool:
+    """torch.compile where it measured faster (CUDA: 3.1× at 720p on an H100; the CPU: 1.1× after a
+    35 s first compile, so only when asked), if its compiler is here; asked for and absent is an error."""
+    import importlib.util
+    import os
+    import shutil
+    if asked is False or (asked is None and device_type != "cuda"):
+        return False
+    if device_type == "cuda":
+        missing = None if importlib.util.find_spec("triton") else "triton (pip install triton)"
+    else:
+        cxx = os.environ.get("CXX") or "g++"      # what inductor's CPU code generation calls
+        missing = None if shutil.which(cxx) else f"a C++ compiler ({cxx})"
+    if missing and asked:
+        raise UserError(f"--compile on {device_type} needs {missing}; or leave --compile off")
+    return not missing
 
 
 def _split_source(model, graph: str | os.PathLike, flag: str) -> None:
@@ -84,26 +105,31 @@ def _onnxruntime(model, device: str, precision: str, onnx: str | None) -> Backen
     return OnnxRuntimeBackend(frame, dev, split_graphs=split_graphs)
 
 
-def cached_engine(model, onnx: str | None, precision: str = "fp16", graph: str = "frame") -> Path:
+def cached_engine(model, onnx: str | None, precision: str | None = None, graph: str = "frame") -> Path:
     """An engine of ``graph`` (frame, encoder or decoder) for this GPU and TensorRT version in the
-    user cache, built when missing or stale."""
+    user cache, built when missing or stale.
+    precision: what the engine must be (None: the graph's; the exported default is fp16)."""
     import hashlib
     import json
 
-    from ..convert import Profile, engine_key, onnx2engine
     from ..paths import user_cache_dir
+    from ..tensorrt_build import Profile, current_engine_key, onnx2engine
     from .tensorrt_backend import engine_is_current
-    onnx_path = Path(onnx) if onnx else cached_onnx(model, "fp32", graph)
+    onnx_path = Path(onnx) if onnx else cached_onnx(model, precision or "fp16", graph)
     profile = Profile()
-    key = engine_key(onnx_path, profile, precision)
+    key = current_engine_key(onnx_path, profile)
+    if precision and key["precision"] != precision:
+        raise UserError(f"--onnx {onnx_path} is the {key['precision']} graph, and a TensorRT engine has its graph's "
+                        f"precision; export the {precision} one: python -m export.onnx --precision {precision}")
     name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     folder = user_cache_dir() / "engines"
     engine = folder / f"stylecam-{name}.engine"
     why = engine_is_current(engine, key)
     if why:
         folder.mkdir(parents=True, exist_ok=True)
-        _say(f"building a TensorRT {precision} engine ({why}); this takes a few minutes once -> {engine}")
-        onnx2engine(onnx_path, engine, profile, precision, folder / "timing.cache", log=_say)
+        _say(f"building a TensorRT {key['precision']} {graph} engine ({why}); this takes a few minutes once "
+             f"-> {engine}")
+        onnx2engine(onnx_path, engine, profile, timing_cache=folder, log=_say)
     return engine
 
 
@@ -112,20 +138,24 @@ def _tensorrt(model, device: str, precision: str, onnx: str | None, engine: str 
 
     import torch
 
-    from ..convert import tensorrt_or_error
+    from ..tensorrt_build import tensorrt_or_error
     from .tensorrt_backend import TensorRTBackend
     tensorrt_or_error()
     if device == "cpu" or not torch.cuda.is_available():
         raise UserError("the tensorrt backend needs a CUDA GPU; none is visible here (use --backend torch)")
-    prec = "fp32" if precision == "fp32" else "fp16"
+    if precision == "bf16":
+        raise UserError("--precision bf16 is not available with tensorrt; use fp16 or fp32")
     if engine is not None:
         _check_engine(Path(engine))
-    frame_engine = engine or cached_engine(model, onnx, prec)
+    frame_engine = engine or cached_engine(model, onnx, None if precision == "auto" else precision)
 
     def split_engines() -> tuple[Path, Path]:
+        # from the loaded model's graphs in the frame engine's precision (its graph's: strongly typed)
+        built = json.loads(Path(frame_engine).with_suffix(".json").read_text())
         if onnx or engine:      # the split engines come from the loaded model: the same weights?
-            source = onnx or json.loads(Path(engine).with_suffix(".json").read_text()).get("onnx", "?")
+            source = onnx or built.get("onnx", "?")
             _split_source(model, source, "--onnx" if onnx else f"--engine {engine}: its graph")
+        prec = built.get("precision", "fp16")
         return cached_engine(model, None, prec, "encoder"), cached_engine(model, None, prec, "decoder")
     return TensorRTBackend(frame_engine, split_engines=split_engines)
 
@@ -133,12 +163,16 @@ def _tensorrt(model, device: str, precision: str, onnx: str | None, engine: str 
 def _check_engine(engine: Path) -> None:
     import json
 
-    from ..convert import tensorrt_or_error
-    if not engine.is_file() or not engine.with_suffix(".json").is_file():
-        raise UserError(f"--engine {engine}: no such engine (with its .json beside it); build one with "
-                        "python -m export.trt -o ENGINE")
-    built = json.loads(engine.with_suffix(".json").read_text())
     import torch
+
+    from ..tensorrt_build import tensorrt_or_error
+    fix = f"build one with: python -m export.trt --onnx stylecam.onnx -o {engine}"
+    if not engine.is_file() or not engine.with_suffix(".json").is_file():
+        raise UserError(f"--engine {engine}: no such engine (with its .json beside it); {fix}")
+    try:
+        built = json.loads(engine.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        raise UserError(f"--engine {engine}: {engine.with_suffix('.json')} is not readable JSON; {fix}") from None
     here = {"tensorrt": tensorrt_or_error().__version__, "gpu": torch.cuda.get_device_name()}
     stale = [f"{k} {built.get(k)!r}, here {v!r}" for k, v in here.items() if built.get(k) != v]
     if stale:
@@ -153,15 +187,20 @@ def _cuda_available(device: str) -> bool:
     return torch.cuda.is_available()
 
 
-def _auto(model, device: str, precision: str, onnx: str | None, engine: str | None, split: bool) -> BackendChoice:
+def _auto(model, device: str, precision: str, onnx: str | None, engine: str | None,
+          compile: bool | None, split: bool) -> BackendChoice:
     notes: list[str] = []
     if _cuda_available(device):
-        try:
-            return BackendChoice(_ready(_tensorrt(model, device, precision, onnx, engine), split), ())
-        except (UserError, RuntimeError, OSError) as e:    # a failed engine build falls back, said so
-            notes.append(f"tensorrt: {e}")
-        notes.append("onnxruntime: not tried on CUDA (torch fp16 with CUDA graphs is the measured GPU path)")
-        return BackendChoice(_ready(_torch(model, device, precision), split), tuple(notes))
+        if compile:
+            notes.append("tensorrt: --compile asks for torch")
+        else:
+            try:
+                return BackendChoice(_ready(_tensorrt(model, device, precision, onnx, engine), split), ())
+            except (UserError, RuntimeError, OSError) as e:    # a failed engine build falls back, said so
+                notes.append(f"tensorrt: {e}")
+        notes.append("onnxruntime: not tried on CUDA (torch fp16 with CUDA graphs and torch.compile is the "
+                     "measured GPU path)")
+        return BackendChoice(_ready(_torch(model, device, precision, compile), split), tuple(notes))
     if device.startswith("cuda"):
         from ..loading import pick_device
         pick_device(device)          # raises the one-line "CUDA is not available" error
@@ -169,16 +208,19 @@ def _auto(model, device: str, precision: str, onnx: str | None, engine: str | No
     notes.append("torch on CUDA: " + ("--device cpu" if device == "cpu" else "no CUDA GPU here"))
     if precision not in ("auto", "fp32"):
         raise UserError(f"--precision {precision} needs CUDA; on the CPU use --precision fp32")
-    for i, name in enumerate(CPU_ORDER):
+    order = ("torch",) if compile else CPU_ORDER
+    if compile:
+        notes.append("onnxruntime: --compile asks for torch")
+    for i, name in enumerate(order):
         try:
             if name == "onnxruntime":
                 backend = _ready(_onnxruntime(model, "cpu", "fp32", onnx), split)
             else:
-                backend = _ready(_torch(model, "cpu", "fp32"), split)
+                backend = _ready(_torch(model, "cpu", "fp32", compile), split)
         except UserError as e:
             notes.append(f"{name}: {e}")
             continue
-        notes += [f"{other} on CPU: slower here than {name} (README, Backends)" for other in CPU_ORDER[i + 1:]]
+        notes += [f"{other} on CPU: slower here than {name} (README, Backends)" for other in order[i + 1:]]
         return BackendChoice(backend, tuple(notes))
     raise UserError("no backend could run: " + "; ".join(notes))
 
@@ -190,19 +232,23 @@ def _ready(backend: Backend, split: bool) -> Backend:
 
 
 def create(name: str, model, device: str = "auto", precision: str = "auto", *,
-           onnx: str | None = None, engine: str | None = None, split: bool = False) -> BackendChoice:
+           onnx: str | None = None, engine: str | None = None, compile: bool | None = None,
+           split: bool = False) -> BackendChoice:
     """model: a loaded network (the model API). Returns the backend and the notes on what was skipped.
     onnx / engine: an exported graph or a built engine to use instead of the cached ones.
+    compile: torch.compile for the torch backend (None: where measured faster, i.e. on CUDA).
     split: the caller will run encode/decode (temporal smoothing): they are made ready now, and
     ``auto`` passes over a backend that cannot run them."""
     if name not in NAMES:
         raise UserError(f"unknown backend '{name}'; choose one of: {', '.join(NAMES)}")
     if precision == "int8" and name != "onnxruntime":
         raise UserError("--precision int8 runs only with ONNX Runtime on the CPU: add --backend onnxruntime")
+    if compile and name in ("onnxruntime", "tensorrt"):
+        raise UserError(f"--compile is for the torch backend, not {name}; drop it or use --backend torch")
     if name == "auto":
-        return _auto(model, device, precision, onnx, engine, split)
+        return _auto(model, device, precision, onnx, engine, compile, split)
     if name == "torch":
-        return BackendChoice(_ready(_torch(model, device, precision), split), ())
+        return BackendChoice(_ready(_torch(model, device, precision, compile), split), ())
     if name == "onnxruntime":
         return BackendChoice(_ready(_onnxruntime(model, device, precision, onnx), split), ())
     return BackendChoice(_ready(_tensorrt(model, device, precision, onnx, engine), split), ())

@@ -1,8 +1,16 @@
-"""TensorRT backend: a serialized FP16 engine of the frame graph.
+"""TensorRT backend: a serialized engine of the frame graph (built by ``stylecam.tensorrt_build``).
 
-I/O buffers are torch CUDA tensors allocated once for the profile's largest
-frame; the engine runs on torch's current stream (``execute_async_v3``), so no
-pycuda is needed and torch's allocator owns all memory.
+I/O buffers are torch CUDA tensors allocated once for the profile's largest frame, so no
+pycuda is needed and torch's allocator owns all memory. The engine runs on a CUDA stream of
+the backend's own (``execute_async_v3`` on the legacy default stream makes TensorRT
+synchronize around every call); the copies in and out are queued on the same stream.
+
+At load the engine must be this setup's (the JSON beside it: TensorRT version and GPU) and
+keep the frame graph's contract (tensor names, dtypes, and an output the shape of the
+input), so a foreign ``--engine`` is one line, not a crash on the first frame.
+
+``encode``/``decode`` (temporal smoothing) run the encoder and decoder engines
+(``tensorrt_split``) on the same stream, with the same checks at load.
 """
 from __future__ import annotations
 
@@ -15,8 +23,13 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..graphs import FRAME_INPUTS, FRAME_OUTPUT
+from ..tensorrt_build import (Profile, io_problems, last_error, logger, one_line, output_shape_problem,
+                              tensorrt_or_error)
 from .base import Backend
 from .onnxruntime_backend import pad_frame
+
+REBUILD = "build one with: python -m export.trt --onnx stylecam.onnx -o stylecam.engine"
 
 
 def engine_is_current(engine_path: Path, key: dict) -> str | None:
@@ -26,9 +39,28 @@ def engine_is_current(engine_path: Path, key: dict) -> str | None:
         return "no engine yet"
     if not meta_path.is_file():
         return f"{engine_path} has no {meta_path.name} beside it"
-    built = json.loads(meta_path.read_text())
+    try:
+        built = json.loads(meta_path.read_text())
+    except (OSError, ValueError):
+        return f"{meta_path} is not readable JSON"
     stale = [f"{k} {built.get(k)!r} != {v!r}" for k, v in key.items() if built.get(k) != v]
     return "; ".join(stale) or None
+
+
+def engine_io(engine, trt) -> list[tuple[str, str, str, tuple]]:
+    """(name, mode, dtype, shape) of every I/O tensor, as ``tensorrt_build.io_problems`` reads them."""
+    modes = {trt.TensorIOMode.INPUT: "input", trt.TensorIOMode.OUTPUT: "output"}
+    rows = []
+    for i in range(engine.num_io_tensors):
+        name = engine.get_tensor_name(i)
+        dtype = engine.get_tensor_dtype(name)
+        try:
+            dtype = np.dtype(trt.nptype(dtype)).name
+        except TypeError:          # types numpy lacks (bf16, fp8, …) keep TensorRT's name
+            dtype = str(dtype)
+        rows.append((name, modes.get(engine.get_tensor_mode(name), "none"), dtype,
+                     tuple(engine.get_tensor_shape(name))))
+    return rows
 
 
 class TensorRTBackend(Backend):
@@ -37,24 +69,44 @@ class TensorRTBackend(Backend):
     def __init__(self, engine_path: str | os.PathLike,
                  split_engines: Callable[[], tuple[Path, Path]] | None = None):
         """split_engines: the encoder and decoder engines for encode/decode (built on first use)."""
-        from ..convert import Profile, tensorrt_or_error
-        from ..graphs import FRAME_OUTPUT
         self.split_engines, self.split = split_engines, None
         trt = tensorrt_or_error()
         if not torch.cuda.is_available():
             raise UserError("the tensorrt backend needs a CUDA GPU; none is visible here (use --backend torch)")
         self.path = Path(engine_path)
-        info = json.loads(self.path.with_suffix(".json").read_text())
-        shapes = info["profile_shapes"]
-        self.profile = Profile(tuple(shapes["min"]), tuple(shapes["opt"]), tuple(shapes["max"]))
+        try:
+            info = json.loads(self.path.with_suffix(".json").read_text())
+        except (OSError, ValueError):
+            raise UserError(f"{self.path}: no readable {self.path.with_suffix('.json').name} beside it; "
+                            f"{REBUILD}") from None
         self.precision = info.get("precision", "?")
-        self.runtime = trt.Runtime(trt.Logger(trt.Logger.WARNING))
-        self.engine = self.runtime.deserialize_cuda_engine(self.path.read_bytes())
-        if self.engine is None:
-            raise UserError(f"{self.path} could not be loaded by TensorRT {trt.__version__}; rebuild it with "
-                            "python -m export.trt")
-        self.context = self.engine.create_execution_context()
+        self.input, self.output = FRAME_INPUTS[0], FRAME_OUTPUT
+        try:
+            self.runtime = trt.Runtime(logger(clear=True))
+            self.engine = self.runtime.deserialize_cuda_engine(self.path.read_bytes())
+            if self.engine is None:
+                raise UserError(f"{self.path} could not be loaded by TensorRT {trt.__version__} ({last_error()}); "
+                                f"{REBUILD}")
+            problems = io_problems(engine_io(self.engine, trt))
+            if problems:
+                raise UserError(f"{self.path} is not a stylecam frame engine: {'; '.join(problems[:3])}; {REBUILD}")
+            self.profile = Profile.from_shapes(*self.engine.get_tensor_profile_shape(self.input, 0))
+            self.context = self.engine.create_execution_context()
+            if self.context is None:
+                raise UserError(f"TensorRT could not create an execution context for {self.path} "
+                                f"({last_error()}); is the GPU out of memory?")
+            oh, ow = self.profile.opt
+            if not self.context.set_input_shape(self.input, (oh, ow, 3)):
+                raise UserError(f"{self.path} refuses its own optimal shape {oh}x{ow}: {last_error()}")
+            bad = output_shape_problem((oh, ow, 3), tuple(self.context.get_tensor_shape(self.output)))
+            if bad:
+                raise UserError(f"{self.path} is not a stylecam frame engine: {bad}; {REBUILD}")
+        except UserError:
+            raise
+        except Exception as e:     # binding errors, a profile that is not the frame graph's, …
+            raise UserError(f"{self.path} is not a usable TensorRT engine here: {one_line(e)}") from None
         dev = torch.device("cuda")
+        self.stream = torch.cuda.Stream(dev)
         max_h, max_w = self.profile.max
         # allocated once for the largest frame the profile admits; smaller frames use a prefix
         self.frame_in = torch.empty(max_h * max_w * 3, dtype=torch.uint8, device=dev)
@@ -62,9 +114,12 @@ class TensorRTBackend(Backend):
         self.mean = torch.empty(512, dtype=torch.float32, device=dev)
         self.std = torch.empty(512, dtype=torch.float32, device=dev)
         self.alpha = torch.empty((), dtype=torch.float32, device=dev)
-        self.output = FRAME_OUTPUT
-        for name, buf in (("style_mean", self.mean), ("style_std", self.std), ("alpha", self.alpha)):
-            self.context.set_tensor_address(name, buf.data_ptr())
+        for name, buf in zip(FRAME_INPUTS[1:], (self.mean, self.std, self.alpha)):
+            self._address(name, buf)
+
+    def _address(self, name: str, buf: torch.Tensor) -> None:
+        if not self.context.set_tensor_address(name, buf.data_ptr()):
+            raise UserError(f"TensorRT refused the buffer for '{name}' of {self.path}: {last_error()}")
 
     @property
     def device(self) -> str:
@@ -77,30 +132,31 @@ class TensorRTBackend(Backend):
         h, w = frames.shape[:2]
         padded = pad_frame(frames)
         ph, pw = padded.shape[:2]
-        if not self.profile.contains(ph, pw):
-            raise UserError(f"frame {w}×{h} (padded {pw}×{ph}) is outside the engine's profile "
-                            f"({self.profile}, H×W); rebuild with python -m export.trt --min/--max")
+        refusal = self.profile.why_not(ph, pw)
+        if refusal:
+            raise UserError(refusal)
         n = ph * pw * 3
         frame_in = self.frame_in[:n].view(ph, pw, 3)
         frame_out = self.frame_out[:n].view(ph, pw, 3)
-        frame_in.copy_(torch.from_numpy(np.ascontiguousarray(padded)), non_blocking=False)
-        self.mean.copy_(torch.as_tensor(style_mean, dtype=torch.float32).reshape(-1))
-        self.std.copy_(torch.as_tensor(style_std, dtype=torch.float32).reshape(-1))
-        self.alpha.fill_(float(alpha))
-        self.context.set_input_shape("frame", (ph, pw, 3))
-        self.context.set_tensor_address("frame", frame_in.data_ptr())
-        self.context.set_tensor_address(self.output, frame_out.data_ptr())
-        stream = torch.cuda.current_stream()
-        if not self.context.execute_async_v3(stream.cuda_stream):
-            raise RuntimeError("TensorRT execution failed (see the TensorRT log above)")
-        return frame_out[:h, :w].cpu().numpy()
+        with torch.cuda.stream(self.stream):
+            frame_in.copy_(torch.from_numpy(np.ascontiguousarray(padded)))
+            self.mean.copy_(torch.as_tensor(style_mean, dtype=torch.float32).reshape(-1))
+            self.std.copy_(torch.as_tensor(style_std, dtype=torch.float32).reshape(-1))
+            self.alpha.fill_(float(alpha))
+            if not self.context.set_input_shape(self.input, (ph, pw, 3)):
+                raise UserError(f"TensorRT refused a {ph}x{pw} frame: {last_error()}")
+            self._address(self.input, frame_in)
+            self._address(self.output, frame_out)
+            if not self.context.execute_async_v3(self.stream.cuda_stream):
+                raise UserError(f"TensorRT could not run {self.path.name}: {last_error()}")
+            return frame_out[:h, :w].cpu().numpy()      # queued after the engine on this stream, then waits
 
     def prepare_split(self):
         if self.split is None:
             from .tensorrt_split import SplitEngines
             if self.split_engines is None:
                 raise UserError(f"the tensorrt backend on {self.path} has no encoder and decoder engines")
-            self.split = SplitEngines(*self.split_engines())
+            self.split = SplitEngines(*self.split_engines(), self.stream)
 
     def encode(self, frames):
         self.prepare_split()
