@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylecam.entry import entry_point
 from stylecam.errors import UserError
 
 EXAMPLES = """examples:
@@ -89,12 +90,9 @@ def _check(model, onnx_path: Path, image: Path) -> None:
           f"max {d.max()}, mean {d.mean():.4f} levels of 255")
 
 
+@entry_point("export.onnx")
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(parse(argv))
-    except UserError as e:
-        print(f"export.onnx: {e}", file=sys.stderr)
-        return e.exit_code
+    return run(parse(argv))
 
 
 if __name__ == "__main__":

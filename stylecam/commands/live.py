@@ -1,9 +1,6 @@
 """The live window: a camera (or a video file standing in for one), stylized in real time."""
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
 from pathlib import Path
 
 from ..errors import UserError
@@ -74,19 +71,4 @@ def parse(args) -> LiveOptions:
 
 
 def run(args) -> int:
-    opts = parse(args)
-    with _terminate_as_interrupt():
-        return run_live(opts).exit_code
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM (kill, timeout, a service manager) unwinds like Ctrl-C, so a recording is finalized."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    return run_live(parse(args)).exit_code

@@ -5,13 +5,13 @@ import sys
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from ..errors import UserError
+from ..errors import UserError, as_interrupted
 from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
                        runtime_options, style_options)
 from ..safeio import atomic_output, check_output_file
 from ..session import open_session
 from ..temporal.smoothing import MODES, TORCH_MODES, SmoothOptions, TemporalSmoother
-from ..video.pipeline import PipelineSettings, Progress, StyleSchedule, _Stopped, stylize_video
+from ..video.pipeline import PipelineSettings, Progress, StyleSchedule, stylize_video
 from ..video.io import check_output_format, inspect, output_size, probe
 
 HELP = "Stylize every frame of a video file; same frame rate, length and sound."
@@ -123,10 +123,11 @@ def run(args) -> int:
     try:
         with atomic_output(opts.out) as tmp:
             frames = stylize_video(info, tmp, str(opts.out), settings, smoother, schedule, progress)
-    except _Stopped as e:
-        print(f"stylecam: stopped after {e.frames_done} of about {expected} frames; no output written",
+    except KeyboardInterrupt as e:               # Ctrl-C or SIGTERM (stylecam.entry)
+        stop = as_interrupted(e)
+        print(f"stylecam: {stop.verb} after {progress.done} of about {expected} frames; no output written",
               file=sys.stderr)
-        return 130
+        return stop.exit_code
     except UserError as e:
         raise UserError(f"{e}; no output written") from None
     elapsed = progress.elapsed

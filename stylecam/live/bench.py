@@ -17,6 +17,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from ..entry import entry_point
 from ..options import RuntimeOptions, StyleOptions
 from ..temporal.smoothing import SmoothOptions
 from ..commands.bench import cpu_model
@@ -46,6 +47,7 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
             "camera_frames_dropped": summary.dropped - shape.get("dropped_before", 0)}
 
 
+@entry_point("stylecam.live.bench")
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m stylecam.live.bench", description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)

@@ -7,6 +7,7 @@ whatever is newest. Latency stays about one frame; stale frames are dropped.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -44,7 +45,10 @@ class SourceInfo:
 
 @contextlib.contextmanager
 def _quiet_opencv():
-    """OpenCV logs its own warnings for a missing camera; our one-line error says it better."""
+    """OpenCV logs its own warnings for a missing camera, and its FFmpeg logs its own errors for a
+    broken file ("moov atom not found"); our one-line error says it better. FFmpeg's level is read
+    once, when OpenCV first uses it (-8: quiet; a user's own setting wins)."""
+    os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:
