@@ -49,7 +49,7 @@ def parse(argv: list[str] | None) -> ExportOptions:
 
 def run(opts: ExportOptions) -> int:
     from stylecam.loading import load_model
-    from stylecam.safeio import check_input_file, check_output_file
+    from stylecam.safeio import atomic_output, check_input_file, check_output_file
 
     from stylecam.convert import OPSET, style2onnx, torch2onnx
     if opts.out.suffix != ".onnx":
@@ -61,11 +61,13 @@ def run(opts: ExportOptions) -> int:
         check_input_file(opts.check, "--check image")
     model = load_model(opts.decoder)
     t0 = time.perf_counter()
-    torch2onnx(model, opts.out, opts.precision)
+    with atomic_output(opts.out, opts.overwrite) as tmp:     # never replaces a file another run wrote meanwhile
+        torch2onnx(model, tmp, opts.precision)
     print(f"wrote {opts.out}  ({opts.out.stat().st_size / 1e6:.1f} MB, {opts.precision}, opset {OPSET}, "
           f"{time.perf_counter() - t0:.0f} s)")
     if opts.style_graph:
-        style2onnx(model, opts.style_graph)
+        with atomic_output(opts.style_graph, opts.overwrite) as tmp:
+            style2onnx(model, tmp)
         print(f"wrote {opts.style_graph}  ({opts.style_graph.stat().st_size / 1e6:.1f} MB)")
     if opts.check:
         _check(model, opts.out, opts.check)

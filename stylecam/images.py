@@ -65,8 +65,8 @@ def from_tensor(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
-    """Write atomically (temporary file, then rename)."""
+def write_image(path: str | os.PathLike, rgb: np.ndarray, overwrite: bool = True) -> Path:
+    """Write atomically (temporary file, then rename); overwrite=False never replaces a file."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in IMAGE_EXTS:
@@ -74,7 +74,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray) -> Path:
     ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"output {p}: could not encode the image as {ext}")
-    with atomic_output(p) as tmp:
+    with atomic_output(p, overwrite) as tmp:
         tmp.write_bytes(buf.tobytes())
     return p
 

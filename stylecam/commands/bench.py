@@ -241,7 +241,7 @@ def run(args) -> int:
     print(table(report))
     if opts.json_out:
         from ..safeio import atomic_output
-        with atomic_output(opts.json_out) as tmp:
+        with atomic_output(opts.json_out, opts.overwrite) as tmp:
             tmp.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {opts.json_out}")
     return 0

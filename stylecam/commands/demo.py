@@ -61,7 +61,7 @@ def run(args) -> int:
             row.append(cv2.cvtColor(session.backend.stylize(bgr, style.mean, style.std), cv2.COLOR_BGR2RGB))
         grid.append(row)
     sheet = contact_sheet(grid, ["photo"] + [s.name for s in styles], list(PHOTOS), cell=min(args.size, 320))
-    write_image(out, sheet)
+    write_image(out, sheet, args.overwrite)
     print(f"wrote {out.resolve()}  ({len(photos)} photos × {len(styles)} styles in "
           f"{time.perf_counter() - t0:.1f} s)")
     return 0

@@ -71,6 +71,6 @@ def run(args) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if opts.json_out:
-        with atomic_output(opts.json_out) as tmp:
+        with atomic_output(opts.json_out, opts.overwrite) as tmp:
             tmp.write_text(text + "\n")
     return 0

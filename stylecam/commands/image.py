@@ -101,7 +101,7 @@ def run(args) -> int:
         out = session.backend.stylize(bgr, mean, std, opts.style.alpha)
         if opts.style.preserve_color == "luminance":
             out = keep_content_colors(out, bgr)
-        write_image(dst, cv2.cvtColor(out, cv2.COLOR_BGR2RGB))
+        write_image(dst, cv2.cvtColor(out, cv2.COLOR_BGR2RGB), opts.overwrite)
         h, w = rgb.shape[:2]
         print(f"[{i}/{len(jobs)}] {dst}  ({w}×{h}, style {style.name}, {time.perf_counter() - t0:.2f} s)")
     return 0

@@ -121,7 +121,7 @@ def run(args) -> int:
           file=sys.stderr)
     progress = Progress(expected)
     try:
-        with atomic_output(opts.out) as tmp:
+        with atomic_output(opts.out, opts.overwrite) as tmp:
             frames = stylize_video(info, tmp, str(opts.out), settings, smoother, schedule, progress)
     except KeyboardInterrupt as e:               # Ctrl-C or SIGTERM (stylecam.entry)
         stop = as_interrupted(e)

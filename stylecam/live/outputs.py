@@ -59,7 +59,7 @@ class Outputs:
         self.want_shot = False
         path = self._free_path(".png")
         try:
-            write_image(path, cv2.cvtColor(display, cv2.COLOR_BGR2RGB))
+            write_image(path, cv2.cvtColor(display, cv2.COLOR_BGR2RGB), overwrite=False)
         except (OSError, UserError) as e:
             self.say(f"screenshot not saved: {e}")
             return
