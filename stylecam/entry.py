@@ -1,5 +1,6 @@
 """How every command-line entry point runs: ``@entry_point("prog")`` around ``main(argv) -> int``.
 
+- The exit status is returned, also for --help and usage errors, so ``main`` can be called in-process.
 - ``UserError`` -> ``prog: message`` on stderr and its exit status (2); never a traceback.
 - Ctrl-C and SIGTERM (kill, timeout, a service manager) raise ``Interrupted`` in the main
   thread, so every cleanup runs as for Ctrl-C; exit status 130 or 143 (128 + the signal).
@@ -33,6 +34,8 @@ def entry_point(prog: str) -> Callable[[Callable[..., int]], Callable[..., int]]
                 except UserError as e:
                     print(f"{prog}: {e}", file=sys.stderr)
                     return e.exit_code
+                except SystemExit as e:       # argparse: --help, or a usage error it has printed
+                    return e.code if isinstance(e.code, int) else int(e.code is not None)
                 except KeyboardInterrupt as e:
                     stop = as_interrupted(e)
                     print(f"{prog}: {stop.verb}", file=sys.stderr)

@@ -1,6 +1,7 @@
 """Reading and writing still images with clear errors, and tensor conversion."""
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 
@@ -13,13 +14,18 @@ from .model import MIN_SIDE
 from .safeio import atomic_output, check_input_file
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
+# Memory grows with the pixels of a frame (measured on the CPU: about 1 KB per pixel with torch,
+# 1.7 KB with ONNX Runtime), so frames are capped; 3840×2160 fits.
+MAX_PIXELS = 1 << 23
 
 
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
-    """Encoded bytes -> H×W×3 uint8 RGB. Grey, RGBA (alpha dropped) and 16-bit are converted."""
+    """Encoded bytes -> H×W×3 uint8 RGB, turned upright by its EXIF orientation (phone photos).
+    Grey, RGBA (alpha dropped) and 16-bit are converted."""
     if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
         raise UserError(f"{name}: truncated JPEG (no end-of-image marker)")
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    # ANYDEPTH | ANYCOLOR keeps 16-bit and grey as they are and, unlike IMREAD_UNCHANGED, applies EXIF orientation
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
     if img is None:
         raise UserError(f"{name}: not a readable image (JPEG, PNG, BMP, WebP or TIFF)")
     if img.dtype == np.uint16:
@@ -43,15 +49,33 @@ def read_image(path: str | os.PathLike) -> np.ndarray:
     return decode_image(p.read_bytes(), str(p))
 
 
+def scaled_size(w: int, h: int, size: int) -> tuple[int, int]:
+    """(width, height) with the longer side ``size`` (0 keeps them), no side below MIN_SIDE."""
+    if not size or max(h, w) == size:
+        return w, h
+    s = size / max(h, w)
+    return max(MIN_SIDE, round(w * s)), max(MIN_SIDE, round(h * s))
+
+
 def resize_longer(img: np.ndarray, size: int) -> np.ndarray:
     """Scale so the longer side is ``size`` (0 keeps the image as it is)."""
     h, w = img.shape[:2]
-    if not size or max(h, w) == size:
+    nw, nh = scaled_size(w, h, size)
+    if (nw, nh) == (w, h):
         return img
-    s = size / max(h, w)
-    nh, nw = max(MIN_SIDE, round(h * s)), max(MIN_SIDE, round(w * s))
-    interp = cv2.INTER_AREA if s < 1 else cv2.INTER_CUBIC
+    interp = cv2.INTER_AREA if nw < w else cv2.INTER_CUBIC
     return cv2.resize(img, (nw, nh), interpolation=interp)
+
+
+def check_pixels(w: int, h: int, what: str, fix: str = "--size") -> None:
+    """Refuse a working size over MAX_PIXELS, naming the largest ``fix`` value that fits."""
+    if w * h <= MAX_PIXELS:
+        return
+    fits = int(max(w, h) * (MAX_PIXELS / (w * h)) ** 0.5)
+    while fits > MIN_SIDE and math.prod(scaled_size(w, h, fits)) > MAX_PIXELS:
+        fits -= 1
+    raise UserError(f"{what} would be {w}×{h} ({w * h / 1e6:.1f} megapixels); stylecam works on at most "
+                    f"{MAX_PIXELS / 1e6:.1f} megapixels per frame (memory): pass {fix} {fits} or less")
 
 
 def to_tensor(img: np.ndarray, device: str | torch.device = "cpu") -> torch.Tensor:

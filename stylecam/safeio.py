@@ -70,6 +70,20 @@ def check_output_file(path: str | os.PathLike, inputs: Iterable[str | os.PathLik
     return out
 
 
+def next_free(path: str | os.PathLike) -> Path:
+    """``path`` if no file has that name, else the first free ``STEM-N.EXT`` beside it."""
+    p, n = Path(path), 1
+    free = p
+    while os.path.lexists(free):
+        free, n = p.with_name(f"{p.stem}-{n}{p.suffix}"), n + 1
+    return free
+
+
+def safe_name(text: str, limit: int = 80) -> str:
+    """``text`` as a file-name part: letters, digits and - _ . + kept, the rest '_'."""
+    return "".join(c if c.isalnum() or c in "-_.+" else "_" for c in text)[:limit]
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike, overwrite: bool = True) -> Iterator[Path]:
     """Yield a temporary path beside ``path`` (same suffix); give it the name ``path`` only on success.

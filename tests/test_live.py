@@ -264,8 +264,8 @@ def test_command_line_headless_run(clip, style_image, random_decoder, tmp_path, 
 @pytest.mark.parametrize("argv,msg", [
     (["--keys", "z@1"], "unknown key 'z'"),
     (["--out-dir", "/nonexistent/dir"], "no such folder"),
-    (["--size", "8"], "--size 8"),
-    (["--camera-size", "big"], "--camera-size big"),
+    (["--size", "8"], "argument --size: 8: must be 0"),
+    (["--camera-size", "big"], "argument --camera-size: big: write a size as WxH"),
 ])
 def test_bad_options_are_one_line(clip, style_image, argv, msg, capsys):
     rc = main(["live", "--camera", str(clip), "-s", str(style_image), "--no-window", "--max-frames", "1"] + argv)

@@ -181,7 +181,7 @@ def _bad_inputs(tmp_path, clip):
         "no video stream": ([audio_only, "-o", out_dir / "b.mp4"], "no video stream"),
         "zero-length": ([empty, "-o", out_dir / "c.mp4"], "zero-length"),
         "truncated": ([truncated, "-o", out_dir / "d.mp4"], "truncated"),
-        "unknown extension": ([clip, "-o", out_dir / "e.xyz"], "unknown video extension"),
+        "unknown extension": ([clip, "-o", out_dir / "e.xyz"], "not a supported video output"),
         "no such folder": ([clip, "-o", tmp_path / "nowhere" / "f.mp4"], "does not exist"),
         "exists": ([clip, "-o", existing], "already exists"),
         "input as output": ([clip, "-o", clip, "--overwrite"], "is the input"),

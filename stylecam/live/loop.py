@@ -23,7 +23,7 @@ import numpy as np
 from ..adain import blend_stats
 from ..backends import keep_content_colors
 from ..errors import UserError
-from ..images import resize_longer
+from ..images import check_pixels, resize_longer, scaled_size
 from ..options import RuntimeOptions, StyleOptions
 from ..session import open_session
 from ..temporal.smoothing import SmoothOptions, TemporalSmoother
@@ -309,6 +309,8 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(cap.release)
         print(info.describe(), file=sys.stderr)
+        if info.width and info.height:
+            check_pixels(*scaled_size(info.width, info.height, opts.size), "the processing size")
         window = Window() if opts.window else None      # no display: fail before the model loads
         if window is not None:
             cleanup.callback(window.close)

@@ -22,6 +22,7 @@ from ..model import MIN_SIDE
 from ..safeio import check_input_file
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".mkv")   # containers that hold H.264 + the usual audio codecs
+_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
 @dataclass(frozen=True)
@@ -168,7 +169,7 @@ def read_frames(info: VideoInfo, size: tuple[int, int], start: float = 0.0, dura
                         t0 = t
                         yield from _audio_in_range(pending_audio, t0, end, whole)
                         pending_audio.clear()
-                    img = frame.to_ndarray(format="bgr24", width=coded_w, height=coded_h)
+                    img = _to_bgr(frame, coded_w, coded_h)
                     if info.rotation:
                         img = np.ascontiguousarray(np.rot90(img, k=info.rotation // 90))
                     pts = int(round((t - t0) / info.time_base))
@@ -189,6 +190,14 @@ def read_frames(info: VideoInfo, size: tuple[int, int], start: float = 0.0, dura
             # consumer has muxed them and says so.
             yield END
             stop.wait()
+
+
+def _to_bgr(frame, w: int, h: int) -> np.ndarray:
+    """Scale and convert a decoded frame; a failure here is the size asked for, not the input."""
+    try:
+        return frame.to_ndarray(format="bgr24", width=w, height=h)
+    except (av.FFmpegError, ValueError, MemoryError) as e:
+        raise UserError(f"cannot scale the frames to {w}×{h}: {_reason(e)}") from None
 
 
 def _check_complete(info: VideoInfo, frames: int, last_t: float) -> None:
@@ -355,22 +364,19 @@ def _can_copy(audio_stream, fmt: str) -> bool:
         return False
 
 
-def _format_for(name: str) -> str | None:
-    """Muxer name for an output file name's extension; UserError if FFmpeg knows none."""
+def _format_for(name: str) -> str:
+    """Muxer name for an output file name's extension; UserError for any other extension:
+    WebM cannot hold H.264, and AVI cannot keep the input's timestamps."""
     ext = Path(name).suffix.lower()
-    known = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
-             ".avi": "avi"}
-    if ext in known:
-        return known[ext]
-    raise UserError(f"output {name}: unknown video extension '{Path(name).suffix}'; "
-                    f"use one of {', '.join(VIDEO_EXTS)}")
+    if ext in _MUXERS:
+        return _MUXERS[ext]
+    what = f"'{Path(name).suffix}' is not a supported video output" if ext else "has no file extension"
+    raise UserError(f"output {name}: {what}; use one of {', '.join(VIDEO_EXTS)}")
 
 
 def check_output_format(name: str) -> None:
-    """Fail early on an extension that the muxer does not know or that cannot hold H.264."""
-    fmt = _format_for(name)
-    if fmt == "webm":
-        raise UserError(f"output {name}: WebM cannot hold H.264 video; use one of {', '.join(VIDEO_EXTS)}")
+    """Fail early on an extension stylecam does not write."""
+    _format_for(name)
 
 
 def inspect(path) -> dict:
