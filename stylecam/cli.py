@@ -84,6 +84,9 @@ def _explain(arg: str, command: str, explicit: bool) -> str:
         return f"'{arg}' is not an option; to use it as a style write -s {arg}"
     if not explicit:
         return f"unknown command '{arg}'; commands: {', '.join(COMMANDS)}"
+    if command == "live":
+        return (f"unexpected argument '{arg}': not a camera, a style or an option "
+                "(a camera: --camera N|FILE|URL, a style: -s; see stylecam live --help)")
     return f"unexpected argument '{arg}' (see stylecam {command} --help)"
 
 
