@@ -1,6 +1,7 @@
 """Reading and writing still images with clear errors, and tensor conversion."""
 from __future__ import annotations
 
+import io
 import math
 import os
 from pathlib import Path
@@ -21,27 +22,37 @@ MAX_PIXELS = 1 << 23
 
 def decode_image(data: bytes, name: str = "image") -> np.ndarray:
     """Encoded bytes -> H×W×3 uint8 RGB, turned upright by its EXIF orientation (phone photos).
-    Grey, RGBA (alpha dropped) and 16-bit are converted."""
+    Grey, palette, RGBA (alpha dropped), CMYK, 16-bit and float images are converted.
+
+    Pillow decodes: unlike OpenCV's libjpeg and libpng it prints nothing of its own on a damaged
+    file, and says what is wrong with it in its exception."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
     if data[:2] == b"\xff\xd8" and b"\xff\xd9" not in data[-64:]:
         raise UserError(f"{name}: truncated JPEG (no end-of-image marker)")
-    # ANYDEPTH | ANYCOLOR keeps 16-bit and grey as they are and, unlike IMREAD_UNCHANGED, applies EXIF orientation
-    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_ANYDEPTH | cv2.IMREAD_ANYCOLOR)
-    if img is None:
-        raise UserError(f"{name}: not a readable image (JPEG, PNG, BMP, WebP or TIFF)")
-    if img.dtype == np.uint16:
-        img = (img.astype(np.float32) / 257.0).round().astype(np.uint8)
-    elif img.dtype != np.uint8:
-        img = cv2.normalize(img, None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
-    if img.ndim == 2:
-        img = cv2.cvtColor(img, cv2.COLOR_GRAY2RGB)
-    elif img.shape[2] == 4:
-        img = cv2.cvtColor(img, cv2.COLOR_BGRA2RGB)
-    else:
-        img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            img = _rgb8(ImageOps.exif_transpose(im))
+    except UnidentifiedImageError:
+        raise UserError(f"{name}: not a readable image (JPEG, PNG, BMP, WebP or TIFF)") from None
+    except Image.DecompressionBombError:
+        raise UserError(f"{name}: too many pixels to decode safely") from None
+    except Exception as e:       # a damaged file: Pillow's decoders raise OSError, SyntaxError, ValueError, ...
+        raise UserError(f"{name}: damaged image ({str(e) or type(e).__name__})") from None
     h, w = img.shape[:2]
     if min(h, w) < MIN_SIDE:
         raise UserError(f"{name}: image is {w}×{h}; stylecam needs at least {MIN_SIDE}×{MIN_SIDE} pixels")
     return np.ascontiguousarray(img)
+
+
+def _rgb8(im) -> np.ndarray:
+    """A decoded Pillow image of any mode -> H×W×3 uint8 RGB."""
+    if im.mode.startswith("I"):                 # 16-bit (and 32-bit) grey
+        grey = np.clip(np.asarray(im, np.float32) / 257.0, 0, 255).round().astype(np.uint8)
+    elif im.mode == "F":                        # float TIFF: its own range
+        grey = cv2.normalize(np.asarray(im, np.float32), None, 0, 255, cv2.NORM_MINMAX).astype(np.uint8)
+    else:
+        return np.array(im.convert("RGB"))        # a copy: writable (torch.from_numpy warns otherwise)
+    return np.repeat(grey[..., None], 3, axis=2)
 
 
 def read_image(path: str | os.PathLike) -> np.ndarray:

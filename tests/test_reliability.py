@@ -197,7 +197,7 @@ def test_exif_orientation_is_applied(capsys, style_image, tmp_path, dec):
     src.write_bytes(_with_exif_orientation(cv2.imencode(".jpg", img)[1].tobytes(), 6))   # 6: turn 90° clockwise
     from stylecam.images import read_image
     upright = read_image(src)
-    assert upright.shape == (64, 48, 3)
+    assert upright.shape == (64, 48, 3) and upright.flags.writeable
     assert upright[:16].mean() > 200 > 100 > upright[32:].mean()      # the band is now at the top
     code, _, err = run(capsys, "image", src, "-s", style_image, "--size", "0", "-o", tmp_path / "o.png", *dec)
     assert code == 0, err

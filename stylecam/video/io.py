@@ -80,6 +80,8 @@ def probe(path) -> VideoInfo:
         if not c.streams.video:
             raise UserError(f"{p}: no video stream (streams: {', '.join(s.type for s in c.streams) or 'none'})")
         vs = c.streams.video[0]
+        if vs.codec_context is None:
+            raise UserError(f"{p}: the video stream's codec is unknown or damaged")
         if vs.time_base is None or not vs.codec_context.width:
             raise UserError(f"{p}: video stream has no usable size or time base")
         first = None
@@ -103,8 +105,13 @@ def probe(path) -> VideoInfo:
         if not duration:
             duration = (c.duration or 0) / 1e6
         start = float(first.pts * tb) if first.pts is not None else 0.0
-        audio = tuple(s.codec_context.name for s in c.streams.audio)
+        audio = tuple(s.codec_context.name for s in _audio_streams(c))
         return VideoInfo(p, w, h, rot, Fraction(fps), Fraction(tb), start, vs.frames or 0, duration, exact, audio)
+
+
+def _audio_streams(container) -> list:
+    """The audio streams FFmpeg can tell the codec of (a damaged one is left out)."""
+    return [s for s in container.streams.audio if s.codec_context is not None]
 
 
 def _stream_duration(vs) -> tuple[float, bool]:
@@ -141,7 +148,7 @@ def read_frames(info: VideoInfo, size: tuple[int, int], start: float = 0.0, dura
     with _open(info.path) as c:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"                  # frame + slice threads inside FFmpeg
-        streams = [vs] + (list(c.streams.audio) if audio else [])
+        streams = [vs] + (_audio_streams(c) if audio else [])
         t0 = None                                # source time of the first frame kept
         if start > 0:
             c.seek(int(start / vs.time_base), stream=vs)     # lands on the keyframe before
@@ -304,7 +311,7 @@ class VideoWriter:
 
     def _add_audio(self, info: VideoInfo):
         with _open(info.path) as c:
-            for s in c.streams.audio:
+            for s in _audio_streams(c):
                 if _can_copy(s, self.out.format.name):
                     self.audio_map[s.index] = self.out.add_stream_from_template(s)
                 else:
