@@ -115,7 +115,8 @@ def test_two_runs_at_once_one_writes_the_other_says_so(tmp_path, style_image, ra
     make_clip(clip, 32, 32, frames=6, fps=10, audio=None)
     out_dir = tmp_path / "d"
     out_dir.mkdir()
-    args = ("video", clip, "-s", style_image, "-o", out_dir / "o.mp4", "--decoder", random_decoder, "--backend", "torch")
+    args = ("video", clip, "-s", style_image, "-o", out_dir / "o.mp4", "--decoder", random_decoder,
+            "--backend", "torch")
     runs = [_stylecam(*args), _stylecam(*args)]
     results = [(p.wait(timeout=120), *p.communicate()) for p in runs]
     assert sorted(code for code, _, _ in results) == [0, 2], results

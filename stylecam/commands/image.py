@@ -78,7 +78,8 @@ def parse(args) -> ImageOptions:
     else:
         inputs = (check_input_file(src, "input image"),)
     out = Path(args.out) if args.out else None
-    several = src.is_dir() or (not args.weights and (len(args.style) > 1 or any(Path(s).is_dir() for s in args.style)))
+    several_styles = not args.weights and (len(args.style) > 1 or any(Path(s).is_dir() for s in args.style))
+    several = src.is_dir() or several_styles                  # several outputs: -o is a folder
     out_is_dir = out is not None and (out.is_dir() or args.out.endswith(("/", "\\")) or (several and not out.suffix))
     if out is not None and not out_is_dir and not out.suffix:
         raise UserError(f"-o {args.out}: no file extension; give an image name like {args.out}.png, "

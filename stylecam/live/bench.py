@@ -55,7 +55,8 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
 def main(argv: list[str] | None = None) -> int:
     p = parser("python -m stylecam.live.bench", __doc__.split("\n")[0], EXAMPLES)
     p.add_argument("--camera", required=True, help="video file (or camera index) to stand in for the camera")
-    p.add_argument("-s", "--style", default="monet_water_lilies_1919", help="one style (default monet_water_lilies_1919)")
+    p.add_argument("-s", "--style", default="monet_water_lilies_1919",
+                   help="one style (default monet_water_lilies_1919)")
     p.add_argument("--size", type=listed(longer_side), default=(256, 480), metavar="N,N,...",
                    help="processing sizes, the longer side as for `stylecam live --size` (default 256,480)")
     p.add_argument("--frames", type=number(1, integer=True), default=30,
