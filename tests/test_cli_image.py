@@ -50,7 +50,7 @@ def test_image_end_to_end_with_a_random_decoder(capsys, photo, style_image, rand
 
 def test_image_blend_preserve_color_and_folder_outputs(capsys, photo, style_image, random_decoder, tmp_path):
     builtin = sorted(__import__("stylecam.styles").styles.load_bank())[0]
-    dec = ["--decoder", str(random_decoder)]
+    dec = ["--decoder", str(random_decoder), "--backend", "torch", "--size", "64"]
     code, _, err = run(capsys, "image", str(photo), "-s", str(style_image), "-s", builtin, "--weights", "0.7,0.3",
                        "--preserve-color", "--alpha", "0.5", "-o", str(tmp_path / "blend.png"), *dec)
     assert code == 0, err
