@@ -6,6 +6,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylecam.entry import entry_point
 from stylecam.errors import UserError
 
 EXAMPLES = """examples:
@@ -50,7 +51,7 @@ def run(opts: ExportOptions) -> int:
     from stylecam.convert import style2onnx, torch2onnx
     from stylecam.graphs import OPSET
     from stylecam.loading import load_model
-    from stylecam.safeio import check_input_file, check_output_file
+    from stylecam.safeio import atomic_output, check_input_file, check_output_file
     if opts.out.suffix != ".onnx":
         raise UserError(f"-o {opts.out}: give a file name ending in .onnx")
     check_output_file(opts.out, [], opts.overwrite)
@@ -60,11 +61,13 @@ def run(opts: ExportOptions) -> int:
         check_input_file(opts.check, "--check image")
     model = load_model(opts.decoder)
     t0 = time.perf_counter()
-    torch2onnx(model, opts.out, opts.precision)
+    with atomic_output(opts.out, opts.overwrite) as tmp:     # never replaces a file another run wrote meanwhile
+        torch2onnx(model, tmp, opts.precision)
     print(f"wrote {opts.out}  ({opts.out.stat().st_size / 1e6:.1f} MB, {opts.precision}, opset {OPSET}, "
           f"{time.perf_counter() - t0:.0f} s)")
     if opts.style_graph:
-        style2onnx(model, opts.style_graph)
+        with atomic_output(opts.style_graph, opts.overwrite) as tmp:
+            style2onnx(model, tmp)
         print(f"wrote {opts.style_graph}  ({opts.style_graph.stat().st_size / 1e6:.1f} MB)")
     if opts.check:
         _check(model, opts.out, opts.check)
@@ -89,12 +92,9 @@ def _check(model, onnx_path: Path, image: Path) -> None:
           f"max {d.max()}, mean {d.mean():.4f} levels of 255")
 
 
+@entry_point("export.onnx")
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(parse(argv))
-    except UserError as e:
-        print(f"export.onnx: {e}", file=sys.stderr)
-        return e.exit_code
+    return run(parse(argv))
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import importlib
 import sys
+from pathlib import Path
 
+from .entry import entry_point
 from .errors import UserError
 
 COMMANDS = {   # name -> (module, one-line help)
@@ -44,6 +46,7 @@ def _overview() -> str:
     return OVERVIEW.format(commands="\n".join(f"  {n:<{width}}  {h}" for n, (_, h) in COMMANDS.items()))
 
 
+@entry_point("stylecam")
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if not argv or argv[0] in ("-h", "--help"):
@@ -53,23 +56,38 @@ def main(argv: list[str] | None = None) -> int:
         from . import __version__
         print(f"stylecam {__version__}")
         return 0
-    name = argv.pop(0) if argv[0] in COMMANDS else "live"
-    if name == "live" and not argv[:1] == ["live"] and argv and not argv[0].startswith("-"):
-        print(f"stylecam: unknown command '{argv[0]}'; commands: {', '.join(COMMANDS)}", file=sys.stderr)
-        return 2
+    explicit = argv[0] in COMMANDS
+    name = argv.pop(0) if explicit else "live"
     module = importlib.import_module(COMMANDS[name][0])
     from .options import parser
     p = parser(f"stylecam {name}", module.HELP, module.EXAMPLES)
     module.add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        return int(module.run(args) or 0)
-    except UserError as e:
-        print(f"stylecam: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("stylecam: interrupted", file=sys.stderr)
-        return 130
+    args, extra = p.parse_known_args(argv)
+    if any(a.startswith("-") for a in extra):
+        p.error(f"unrecognized arguments: {' '.join(extra)}")
+    if extra:
+        raise UserError(_explain(extra[0], name, explicit))
+    return module.run(args)
+
+
+def _explain(arg: str, command: str, explicit: bool) -> str:
+    """What a stray word on the command line probably meant."""
+    from .images import IMAGE_EXTS
+    from .styles import load_bank
+    path = Path(arg)
+    is_video = path.suffix.lower() in (".mp4", ".mov", ".m4v", ".mkv", ".avi", ".webm")
+    if command == "live" and not explicit and path.suffix.lower() in IMAGE_EXTS:
+        return f"unknown command '{arg}'; to stylize a picture: stylecam image {arg}"
+    if command == "live" and (arg.isdigit() or "://" in arg or is_video):
+        return f"'{arg}' is not an option; to use it as the camera write --camera {arg}"
+    if path.suffix.lower() in IMAGE_EXTS or path.is_dir() or arg in load_bank():
+        return f"'{arg}' is not an option; to use it as a style write -s {arg}"
+    if not explicit:
+        return f"unknown command '{arg}'; commands: {', '.join(COMMANDS)}"
+    if command == "live":
+        return (f"unexpected argument '{arg}': not a camera, a style or an option "
+                "(a camera: --camera N|FILE|URL, a style: -s; see stylecam live --help)")
+    return f"unexpected argument '{arg}' (see stylecam {command} --help)"
 
 
 if __name__ == "__main__":

@@ -1,10 +1,25 @@
-"""Options shared by the commands: parsed once into frozen dataclasses and passed down."""
+"""Options shared by the commands: one grammar, parsed once into frozen dataclasses and passed down.
+
+The grammar is the same in every command:
+- a list is one comma-separated value (``--weights 0.7,0.3``, ``--sizes 256x256,640x480``); only
+  ``-s/--style`` is repeated instead, since a file name may hold a comma;
+- a frame size is ``WxH`` (one parser, ``frame_size``); ``--size N`` is always the longer side
+  in pixels, 0 meaning the input's own;
+- every value (numbers finite and in range, --backend, --device, --precision) is checked when
+  the command line is read, before any model loads; a mistake is one line and exit status 2.
+"""
 from __future__ import annotations
 
 import argparse
+import math
+import re
 from dataclasses import dataclass
+from typing import Callable
 
-from .errors import UserError
+from .model import MIN_SIDE
+
+DEFAULT_STYLE = "van_gogh_starry_night_over_the_rhone"   # image and video without -s
+MAX_SIDE = 8192         # longest side anything runs at (the exported graphs' limit, H.264 level 6.2)
 
 
 @dataclass(frozen=True)
@@ -26,25 +41,111 @@ class RuntimeOptions:
     compile: bool | None = None           # torch.compile; None: where measured faster (CUDA)
 
 
-def add_style_arguments(p: argparse.ArgumentParser, required: bool = True) -> None:
+# -- value parsers (argparse types: a bad value is a one-line usage error) ----------------------
+
+def number(low: float | None = None, high: float | None = None, *, integer: bool = False,
+           above: bool = False) -> Callable[[str], float]:
+    """A finite number in [low, high] (``above``: strictly more than ``low``)."""
+    def parse(text: str):
+        try:
+            value = int(text) if integer else float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text}: not a{' whole' if integer else ''} number") from None
+        if not math.isfinite(value):
+            raise argparse.ArgumentTypeError(f"{text}: must be a finite number")
+        if low is not None and (value <= low if above else value < low):
+            raise argparse.ArgumentTypeError(f"{text}: must be {'more than' if above else 'at least'} {low:g}")
+        if high is not None and value > high:
+            raise argparse.ArgumentTypeError(f"{text}: must be at most {high:g}")
+        return value
+    return parse
+
+
+def longer_side(text: str) -> int:
+    """--size: the longer side in pixels, 0 (the input's own) or MIN_SIDE … MAX_SIDE."""
+    value = number(0, MAX_SIDE, integer=True)(text)
+    if 0 < value < MIN_SIDE:
+        raise argparse.ArgumentTypeError(f"{text}: must be 0 (the input's size) or at least {MIN_SIDE}")
+    return value
+
+
+def frame_size(text: str) -> tuple[int, int]:
+    """``WxH`` (or W×H) -> (width, height), each side MIN_SIDE … MAX_SIDE."""
+    m = re.fullmatch(r"\s*(\d+)\s*[x×]\s*(\d+)\s*", text.lower())
+    if not m:
+        raise argparse.ArgumentTypeError(f"{text}: write a size as WxH, e.g. 640x480")
+    w, h = int(m[1]), int(m[2])
+    if not (MIN_SIDE <= min(w, h) and max(w, h) <= MAX_SIDE):
+        raise argparse.ArgumentTypeError(f"{text}: each side must be {MIN_SIDE} to {MAX_SIDE} pixels")
+    return w, h
+
+
+def listed(item: Callable[[str], object]) -> Callable[[str], tuple]:
+    """A comma-separated list of ``item`` values (at least one)."""
+    def parse(text: str) -> tuple:
+        values = tuple(item(v.strip()) for v in text.split(",") if v.strip())
+        if not values:
+            raise argparse.ArgumentTypeError(f"'{text}': give one or more values separated by commas")
+        return values
+    return parse
+
+
+def weights(text: str) -> tuple[float, ...]:
+    values = listed(number(0))(text)
+    if not 0 < sum(values) < math.inf:
+        raise argparse.ArgumentTypeError(f"{text}: the weights must not all be zero")
+    return values
+
+
+def device_name(text: str) -> str:
+    if not re.fullmatch(r"auto|cpu|cuda(:\d+)?", text):
+        raise argparse.ArgumentTypeError(f"{text}: not a device; use auto, cpu or cuda[:N]")
+    return text
+
+
+def backend_names(text: str) -> tuple[str, ...]:
+    """bench: the backends to time (``auto`` is not one: it picks one of these)."""
+    from .backends import NAMES
+    names = listed(str)(text)
+    for name in names:
+        if name not in NAMES[1:]:
+            raise argparse.ArgumentTypeError(f"{name}: not a backend; choose from {', '.join(NAMES[1:])}")
+    return names
+
+
+# -- the shared option groups -------------------------------------------------------------------
+
+def add_style_arguments(p: argparse.ArgumentParser, default: str, color_transfer: bool = False) -> None:
+    """default: what happens without -s (said in --help). color_transfer: offer CORAL (`image` only:
+    it re-encodes the style image for every picture)."""
     g = p.add_argument_group("style")
-    g.add_argument("-s", "--style", action="append", default=[], required=required, metavar="S",
-                   help="style image, folder of images, or built-in name (see `stylecam styles`); repeatable")
-    g.add_argument("--weights", type=float, nargs="+", metavar="W",
-                   help="blend the styles with these weights (one per style, normalized to sum 1)")
-    g.add_argument("--alpha", type=float, default=1.0, help="style strength in [0, 1] (default 1)")
-    g.add_argument("--preserve-color", nargs="?", const="luminance", choices=["luminance", "coral"],
-                   help="keep the photo's colours: 'luminance' (the default when the flag is given: "
-                        "stylized luma + the photo's chroma, per frame) or 'coral' (style image recoloured "
-                        "to the photo's palette before its statistics are taken; `stylecam image` only)")
+    g.add_argument("-s", "--style", action="append", default=[], metavar="S",
+                   help="style image, folder of images, or built-in name (see `stylecam styles`); "
+                        f"repeat for several (default: {default})")
+    g.add_argument("--weights", type=weights, metavar="W,W,...",
+                   help="blend the styles with these weights, one per style (normalized to sum 1)")
+    g.add_argument("--alpha", type=number(0, 1), default=1.0, help="style strength in [0, 1] (default 1)")
+    g.add_argument("--preserve-color", action="store_true",
+                   help="keep the photo's colours: stylized luminance with the photo's chroma")
+    if color_transfer:
+        g.add_argument("--color-transfer", choices=["luminance", "coral"],
+                       help="how --preserve-color keeps the colours (implies it): luminance (the default), "
+                            "or coral: each style image recoloured to the photo's palette before its "
+                            "statistics are taken (style image files only)")
 
 
-def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
+def add_runtime_arguments(p: argparse.ArgumentParser, several_backends: bool = False) -> None:
+    """several_backends: `bench`, which times a list of backends instead of picking one."""
     from .backends import NAMES
     g = p.add_argument_group("runtime")
     g.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
-    g.add_argument("--backend", default="auto", help=f"inference backend: {', '.join(NAMES)} (default auto)")
-    g.add_argument("--device", default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    if several_backends:
+        g.add_argument("--backend", dest="backends", type=backend_names, default=(), metavar="B,B,...",
+                       help=f"the backends to time: {', '.join(NAMES[1:])} (default: every available one)")
+    else:
+        g.add_argument("--backend", default="auto", choices=NAMES,
+                       help="inference backend (default auto: the fastest that runs here, saying why)")
+    g.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda[:N] (default auto)")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16", "int8"],
                    help="compute precision (default auto: fp16 on CUDA, fp32 on the CPU; int8: onnxruntime on the CPU)")
     g.add_argument("--onnx", metavar="PATH",
@@ -57,20 +158,14 @@ def add_runtime_arguments(p: argparse.ArgumentParser) -> None:
                         "after a compile of seconds per frame size; off on the CPU, 1.1x after a 35 s compile)")
 
 
-def style_options(args: argparse.Namespace, allow_coral: bool = False) -> StyleOptions:
-    if args.preserve_color == "coral" and not allow_coral:
-        raise UserError("--preserve-color coral re-encodes the style for every picture and is only for "
-                        "`stylecam image`; use --preserve-color (luminance) here")
-    if not 0.0 <= args.alpha <= 1.0:
-        raise UserError(f"--alpha {args.alpha}: must be between 0 and 1")
-    if args.weights is not None and any(w < 0 for w in args.weights):
-        raise UserError("--weights must be non-negative")
-    return StyleOptions(tuple(args.style), tuple(args.weights) if args.weights else None,
-                        args.alpha, args.preserve_color)
+def style_options(args: argparse.Namespace, default: tuple[str, ...] = ()) -> StyleOptions:
+    """default: the styles used without -s."""
+    preserve = getattr(args, "color_transfer", None) or ("luminance" if args.preserve_color else None)
+    return StyleOptions(tuple(args.style) or default, args.weights, args.alpha, preserve)
 
 
 def runtime_options(args: argparse.Namespace) -> RuntimeOptions:
-    return RuntimeOptions(args.decoder, args.backend, args.device, args.precision,
+    return RuntimeOptions(args.decoder, getattr(args, "backend", "auto"), args.device, args.precision,
                           getattr(args, "onnx", None), getattr(args, "engine", None), getattr(args, "compile", None))
 
 

@@ -23,6 +23,7 @@ from .adain import calc_mean_std
 from .safeio import atomic_output, check_input_file
 
 BANK_FILE = "styles.pt"
+STATS = 512              # channels at relu4_1
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,12 @@ def load_bank(path: str | os.PathLike | None = None) -> dict[str, Style]:
 def bank_encoder_version(path: str | os.PathLike | None = None) -> str | None:
     p = Path(path) if path else asset_path(BANK_FILE)
     return torch.load(p, map_location="cpu", weights_only=True)["encoder_version"] if p.is_file() else None
+
+
+def valid_stats(mean: torch.Tensor, std: torch.Tensor) -> bool:
+    """(512,) finite statistics with σ > 0: what the encoder gives for any picture."""
+    return (mean.shape == std.shape == (STATS,) and bool(torch.isfinite(mean).all())
+            and bool(torch.isfinite(std).all()) and bool((std > 0).all()))
 
 
 class StyleLibrary:
@@ -89,7 +96,11 @@ class StyleLibrary:
         if self._bank_version != self.encoder.version:
             raise UserError("the built-in style bank was computed with another encoder; rebuild it with: "
                             "python -m stylecam.tools.make_bank --styles DIR")
-        return self.bank[name]
+        style = self.bank[name]
+        if not valid_stats(style.mean, style.std):
+            raise UserError(f"built-in style {name} is damaged (not 512 finite statistics); rebuild the bank "
+                            "with: python -m stylecam.tools.make_bank --styles DIR")
+        return style
 
     # -- images -----------------------------------------------------------------------
     def from_image(self, path: str | os.PathLike) -> Style:
@@ -133,9 +144,10 @@ class StyleLibrary:
             return None
         try:
             d = torch.load(f, map_location="cpu", weights_only=True)
-            return Style(name, d["mean"].float(), d["std"].float())
+            mean, std = d["mean"].float(), d["std"].float()
         except Exception:
             return None          # a damaged cache entry is recomputed, never fatal
+        return Style(name, mean, std) if valid_stats(mean, std) else None     # so is a wrong or NaN one
 
     def _save_disk(self, key: str, style: Style) -> None:
         try:

@@ -200,7 +200,7 @@ def test_runtime_options_carry_onnx_and_engine():
 def test_bench_command_writes_json_and_table(tmp_path, capsys):
     from stylecam.cli import main
     out = tmp_path / "bench.json"
-    rc = main(["bench", "--backends", "torch", "--sizes", "32x24", "--batches", "1,2", "--repeats", "1",
+    rc = main(["bench", "--backend", "torch", "--sizes", "32x24", "--batches", "1,2", "--repeats", "1",
                "--warmup", "0", "--random-decoder", "--device", "cpu", "--json", str(out)])
     assert rc == 0
     report = json.loads(out.read_text())
@@ -215,8 +215,9 @@ def test_bench_bad_options_are_one_line(capsys):
     from stylecam.cli import main
     assert main(["bench", "--sizes", "big"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("stylecam: --sizes big") and len(err.splitlines()) == 1
-    assert main(["bench", "--backends", "tensorflow"]) == 2
+    assert err.startswith("stylecam bench: argument --sizes: big: write a size as WxH") and len(err.splitlines()) == 1
+    assert main(["bench", "--backend", "torch,tensorflow"]) == 2
+    assert "tensorflow: not a backend" in capsys.readouterr().err
 
 
 @pytest.mark.gpu

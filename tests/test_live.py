@@ -307,8 +307,8 @@ def test_feature_smoothing_runs_live_on_onnxruntime(clip, style_image, lively_de
 @pytest.mark.parametrize("argv,msg", [
     (["--keys", "z@1"], "unknown key 'z'"),
     (["--out-dir", "/nonexistent/dir"], "no such folder"),
-    (["--size", "8"], "--size 8"),
-    (["--camera-size", "big"], "--camera-size big"),
+    (["--size", "8"], "argument --size: 8: must be 0"),
+    (["--camera-size", "big"], "argument --camera-size: big: write a size as WxH"),
     (["--smooth-momentum", "1"], "--smooth-momentum 1.0: must be in [0, 1)"),
     (["--flow-weight", "-0.5"], "--flow-weight -0.5: must be in [0, 1)"),
 ])

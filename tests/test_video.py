@@ -14,7 +14,7 @@ from stylecam.cli import main
 from stylecam.errors import UserError
 from stylecam.safeio import atomic_output
 from stylecam.temporal.smoothing import SmoothOptions, TemporalSmoother
-from stylecam.video.pipeline import PipelineSettings, Progress, StyleSchedule, _Stopped, stylize_video
+from stylecam.video.pipeline import PipelineSettings, Progress, StyleSchedule, stylize_video
 from stylecam.video.io import inspect, output_size, probe, read_frames, Frame
 
 
@@ -135,9 +135,8 @@ def test_interrupt_leaves_no_partial_file(tmp_path, clip, model):
         if done >= 4:
             raise KeyboardInterrupt
     dst = tmp_path / "never.mp4"
-    with pytest.raises(_Stopped) as e:
+    with pytest.raises(KeyboardInterrupt):
         _stylize(clip, dst, model, on_frame=interrupt)
-    assert e.value.frames_done == 4
     assert list(tmp_path.iterdir()) == []
 
 
@@ -182,7 +181,7 @@ def _bad_inputs(tmp_path, clip):
         "no video stream": ([audio_only, "-o", out_dir / "b.mp4"], "no video stream"),
         "zero-length": ([empty, "-o", out_dir / "c.mp4"], "zero-length"),
         "truncated": ([truncated, "-o", out_dir / "d.mp4"], "truncated"),
-        "unknown extension": ([clip, "-o", out_dir / "e.xyz"], "unknown video extension"),
+        "unknown extension": ([clip, "-o", out_dir / "e.xyz"], "not a supported video output"),
         "no such folder": ([clip, "-o", tmp_path / "nowhere" / "f.mp4"], "does not exist"),
         "exists": ([clip, "-o", existing], "already exists"),
         "input as output": ([clip, "-o", clip, "--overwrite"], "is the input"),

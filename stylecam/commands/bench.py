@@ -14,12 +14,13 @@ import numpy as np
 import torch
 
 from ..errors import UserError
-from ..options import RuntimeOptions, add_runtime_arguments, runtime_options
+from ..options import RuntimeOptions, add_runtime_arguments, frame_size, listed, number, runtime_options
+from ..safeio import atomic_output, check_output_file
 
 HELP = "Measure frames/s of every available backend at a few frame sizes, and the style-switch time."
 EXAMPLES = """  stylecam bench                                   (every available backend, 3 sizes)
-  stylecam bench --backends torch --sizes 256x256 --repeats 2 --random-decoder
-  stylecam bench --backends onnxruntime,torch --batches 1,2 --json bench.json
+  stylecam bench --backend torch --sizes 256x256 --repeats 2 --random-decoder
+  stylecam bench --backend onnxruntime,torch --batches 1,2 --json bench.json
 
 Sizes are W×H. Each figure is the median of --repeats timed runs after --warmup
 untimed ones; batch N counts N frames per call. "best batch" is the batch size
@@ -28,7 +29,7 @@ with the most frames/s. Style switch: a new style image (decode + encoder at
 machine (CPU model, cores, GPU, torch/ONNX Runtime versions) goes into the JSON.
 Speed does not depend on the weights: --random-decoder needs no trained decoder.
 """
-DEFAULT_SIZES = "256x256,640x480,1280x720"
+DEFAULT_SIZES = ((256, 256), (640, 480), (1280, 720))
 
 
 @dataclass(frozen=True)
@@ -45,62 +46,28 @@ class BenchOptions:
 
 
 def add_arguments(p):
-    p.add_argument("--backends", default="available",
-                   help="comma-separated: torch, onnxruntime, tensorrt (default: every available one)")
-    p.add_argument("--sizes", default=DEFAULT_SIZES, help=f"comma-separated W×H (default {DEFAULT_SIZES})")
-    p.add_argument("--batches", default=None,
-                   help="comma-separated batch sizes (default 1,2 on the CPU, 1,4,8 on CUDA)")
-    p.add_argument("--repeats", type=int, default=None, help="timed runs per figure (default 3 on the CPU, 20 on CUDA)")
-    p.add_argument("--warmup", type=int, default=1, help="untimed runs first (default 1)")
+    p.add_argument("--sizes", type=listed(frame_size), default=DEFAULT_SIZES, metavar="WxH,WxH,...",
+                   help="frame sizes (default 256x256,640x480,1280x720)")
+    p.add_argument("--batches", type=listed(number(1, integer=True)), metavar="N,N,...",
+                   help="batch sizes (default 1,2 on the CPU, 1,4,8 on CUDA)")
+    p.add_argument("--repeats", type=number(1, integer=True),
+                   help="timed runs per figure (default 3 on the CPU, 20 on CUDA)")
+    p.add_argument("--warmup", type=number(0, integer=True), default=1, help="untimed runs first (default 1)")
     p.add_argument("--json", dest="json_out", help="also write the results here as JSON")
     p.add_argument("--random-decoder", action="store_true",
                    help="time a randomly initialized decoder (no trained weights needed)")
     p.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
-    add_runtime_arguments(p)
-
-
-def _ints(text: str, flag: str) -> tuple[int, ...]:
-    try:
-        values = tuple(int(v) for v in text.split(",") if v.strip())
-    except ValueError:
-        raise UserError(f"{flag} {text}: give comma-separated whole numbers, e.g. 1,4") from None
-    if not values or min(values) < 1:
-        raise UserError(f"{flag} {text}: values must be at least 1")
-    return values
-
-
-def _sizes(text: str) -> tuple[tuple[int, int], ...]:
-    sizes = []
-    for item in text.split(","):
-        try:
-            w, h = (int(v) for v in item.lower().replace("×", "x").split("x"))
-        except ValueError:
-            raise UserError(f"--sizes {text}: write each size as WxH, e.g. 640x480") from None
-        if min(w, h) < 16:
-            raise UserError(f"--sizes {item}: both sides must be at least 16 pixels")
-        sizes.append((w, h))
-    return tuple(sizes)
+    add_runtime_arguments(p, several_backends=True)
 
 
 def parse(args) -> BenchOptions:
-    from ..backends import NAMES
     cuda = args.device != "cpu" and torch.cuda.is_available()
-    backends = () if args.backends == "available" else tuple(b.strip() for b in args.backends.split(","))
-    if not backends and args.backend != "auto":      # --backend X from the shared runtime options
-        backends = (args.backend,)
-    for b in backends:
-        if b not in NAMES or b == "auto":
-            raise UserError(f"--backends: unknown backend '{b}'; choose from torch, onnxruntime, tensorrt")
-    if args.warmup < 0:
-        raise UserError("--warmup must be 0 or more")
     json_out = Path(args.json_out) if args.json_out else None
     if json_out:
-        from ..safeio import check_output_file
         check_output_file(json_out, (), args.overwrite)
-    return BenchOptions(backends, _sizes(args.sizes),
-                        _ints(args.batches or ("1,4,8" if cuda else "1,2"), "--batches"),
-                        _ints(str(args.repeats or (20 if cuda else 3)), "--repeats")[0],
-                        args.warmup, json_out, args.random_decoder, args.overwrite, runtime_options(args))
+    return BenchOptions(args.backends, args.sizes, args.batches or ((1, 4, 8) if cuda else (1, 2)),
+                        args.repeats or (20 if cuda else 3), args.warmup, json_out, args.random_decoder,
+                        args.overwrite, runtime_options(args))
 
 
 def machine() -> dict:
@@ -240,8 +207,7 @@ def run(args) -> int:
               "decoder": "random" if opts.random_decoder else (opts.runtime.decoder or "shipped")}
     print(table(report))
     if opts.json_out:
-        from ..safeio import atomic_output
-        with atomic_output(opts.json_out) as tmp:
+        with atomic_output(opts.json_out, opts.overwrite) as tmp:
             tmp.write_text(json.dumps(report, indent=2) + "\n")
         print(f"wrote {opts.json_out}")
     return 0

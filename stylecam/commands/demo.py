@@ -7,14 +7,16 @@ from pathlib import Path
 import cv2
 
 from ..errors import UserError
+from ..backends import keep_content_colors
 from ..images import resize_longer, write_image
-from ..options import add_runtime_arguments, runtime_options
+from ..options import add_runtime_arguments, add_style_arguments, longer_side, runtime_options, style_options
+from ..safeio import check_output_file, next_free
 from ..session import open_session
 from ..sheet import contact_sheet
 
 HELP = "Stylize public-domain sample photos with a few built-in styles into one contact sheet (PNG)."
 EXAMPLES = """  stylecam demo
-  stylecam demo --styles picabia_udnie,monet_etretat_cliffs --size 384 -o demo.png
+  stylecam demo -s picabia_udnie -s monet_etretat_cliffs -s my_painting.jpg --size 384 -o demo.png
 
 The photos are scikit-image's sample data (astronaut, chelsea, coffee); no
 files of yours are needed. An existing sheet is never replaced: without -o the
@@ -26,42 +28,38 @@ DEFAULT_STYLES = ("van_gogh_starry_night_over_the_rhone", "picabia_udnie",
 
 
 def add_arguments(p):
-    p.add_argument("--styles", default=",".join(DEFAULT_STYLES), help="comma-separated built-in style names")
-    p.add_argument("--size", type=int, default=512,
+    p.add_argument("--size", type=longer_side, default=512,
                    help="longer side each photo is stylized at (default 512, the size the styles were taken at)")
     p.add_argument("-o", "--out", help="output PNG (default: stylecam-demo.png, or the next free name)")
     p.add_argument("--overwrite", action="store_true", help="replace -o if it exists")
+    add_style_arguments(p, default=", ".join(DEFAULT_STYLES))
     add_runtime_arguments(p)
 
 
-def _free_name() -> Path:
-    p, n = Path("stylecam-demo.png"), 1
-    while p.exists():
-        p, n = Path(f"stylecam-demo-{n}.png"), n + 1
-    return p
-
-
 def run(args) -> int:
-    from ..safeio import check_output_file
-    out = Path(args.out) if args.out else _free_name()
+    out = Path(args.out) if args.out else next_free("stylecam-demo.png")
     check_output_file(out, (), args.overwrite)
+    opts = style_options(args, DEFAULT_STYLES)
     try:
         import skimage.data
     except ImportError:
         raise UserError("the demo photos come from scikit-image: pip install scikit-image") from None
     t0 = time.perf_counter()
     session = open_session(runtime_options(args))
-    styles = [session.library.builtin(n.strip()) for n in args.styles.split(",") if n.strip()]
+    styles = session.styles(opts)
     photos = [resize_longer(getattr(skimage.data, name)(), args.size) for name in PHOTOS]
     grid = []
     for photo in photos:
         bgr = cv2.cvtColor(photo, cv2.COLOR_RGB2BGR)
         row = [photo]
         for style in styles:
-            row.append(cv2.cvtColor(session.backend.stylize(bgr, style.mean, style.std), cv2.COLOR_BGR2RGB))
+            stylized = session.backend.stylize(bgr, style.mean, style.std, opts.alpha)
+            if opts.preserve_color:
+                stylized = keep_content_colors(stylized, bgr)
+            row.append(cv2.cvtColor(stylized, cv2.COLOR_BGR2RGB))
         grid.append(row)
     sheet = contact_sheet(grid, ["photo"] + [s.name for s in styles], list(PHOTOS), cell=min(args.size, 320))
-    write_image(out, sheet)
+    write_image(out, sheet, args.overwrite)
     print(f"wrote {out.resolve()}  ({len(photos)} photos × {len(styles)} styles in "
           f"{time.perf_counter() - t0:.1f} s)")
     return 0

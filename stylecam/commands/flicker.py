@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..temporal.flicker import WarpingError
+from ..options import number
 from ..safeio import atomic_output, check_output_file
 from ..video.io import Frame, probe, read_frames
 
@@ -26,7 +27,7 @@ stylecam.tools.flicker_report) so that a blurry result cannot win.
 class FlickerOptions:
     original: Path
     stylized: Path
-    seconds: float
+    seconds: float | None                 # None: all
     json_out: Path | None
     overwrite: bool
     per_pair: bool
@@ -35,15 +36,13 @@ class FlickerOptions:
 def add_arguments(p):
     p.add_argument("original", help="the input video")
     p.add_argument("stylized", help="the stylized video made from it")
-    p.add_argument("--seconds", type=float, default=0.0, help="measure only the first N seconds (default: all)")
+    p.add_argument("--seconds", type=number(0, above=True), help="measure only the first N seconds (default: all)")
     p.add_argument("--json", dest="json_out", help="also write the JSON to this file")
     p.add_argument("--overwrite", action="store_true", help="replace the --json file if it exists")
     p.add_argument("--per-pair", action="store_true", help="include the error of every frame pair")
 
 
 def parse(args) -> FlickerOptions:
-    if args.seconds < 0:
-        raise UserError("--seconds must not be negative")
     return FlickerOptions(Path(args.original), Path(args.stylized), args.seconds,
                           Path(args.json_out) if args.json_out else None, args.overwrite, args.per_pair)
 
@@ -55,8 +54,8 @@ def run(args) -> int:
         check_output_file(opts.json_out, [opts.original, opts.stylized], opts.overwrite)
     size = (b.width, b.height)        # compare at the stylized video's size
     metric = WarpingError()
-    frames_a = (f for f in read_frames(a, size, 0, opts.seconds, audio=False) if isinstance(f, Frame))
-    frames_b = (f for f in read_frames(b, size, 0, opts.seconds, audio=False) if isinstance(f, Frame))
+    frames_a = (f for f in read_frames(a, size, 0, opts.seconds or 0.0, audio=False) if isinstance(f, Frame))
+    frames_b = (f for f in read_frames(b, size, 0, opts.seconds or 0.0, audio=False) if isinstance(f, Frame))
     n = 0
     for fa, fb in zip(frames_a, frames_b):
         metric.add(fa.bgr, fb.bgr)
@@ -71,6 +70,6 @@ def run(args) -> int:
     text = json.dumps(result, indent=2)
     print(text)
     if opts.json_out:
-        with atomic_output(opts.json_out) as tmp:
+        with atomic_output(opts.json_out, opts.overwrite) as tmp:
             tmp.write_text(text + "\n")
     return 0

@@ -1,20 +1,20 @@
 """The live window: a camera (or a video file standing in for one), stylized in real time."""
 from __future__ import annotations
 
-import contextlib
-import signal
-import threading
+import sys
 from pathlib import Path
 
 from ..errors import UserError
 from ..live.keys import parse_script
 from ..live.loop import LiveOptions, run_live
-from ..options import add_runtime_arguments, add_style_arguments, runtime_options, style_options
+from ..options import (add_runtime_arguments, add_style_arguments, frame_size, longer_side, number,
+                       runtime_options, style_options)
 from ..temporal.smoothing import add_smooth_arguments, smooth_options
 
 HELP = ("Stylize a camera (or a video file or stream URL) in real time in a window, with hotkeys to "
         "switch styles, change strength, record, take screenshots and feed a virtual camera.")
-EXAMPLES = """  stylecam --camera 0 --style starry.jpg --style monet_water_lilies_1919
+EXAMPLES = """  stylecam --camera 0                                        (every built-in style; n/p cycle)
+  stylecam --camera 0 --style starry.jpg --style monet_water_lilies_1919
   stylecam live --camera 0 -s paintings/ --size 256          (every painting in the folder; n/p cycle)
   stylecam live --camera clip.mp4 -s starry.jpg --once       (a file stands in for the camera)
   stylecam live --camera clip.mp4 -s a.jpg -s b.jpg --no-window --max-frames 60 \\
@@ -35,59 +35,44 @@ def add_arguments(p):
     src = p.add_argument_group("source")
     src.add_argument("--camera", default="0",
                      help="camera index, video file or stream URL (default 0)")
-    src.add_argument("--camera-size", metavar="WxH", help="ask the camera for this capture size, e.g. 1280x720")
+    src.add_argument("--camera-size", type=frame_size, metavar="WxH",
+                     help="ask the camera for this capture size, e.g. 1280x720")
     src.add_argument("--once", action="store_true", help="a video file stops at its end instead of looping")
     src.add_argument("--fast-file", action="store_true",
                      help="read a video file as fast as the loop takes frames, not at its own rate (benchmarks)")
-    src.add_argument("--size", type=int, default=480,
+    src.add_argument("--size", type=longer_side, default=480,
                      help="processing size: longer side in pixels (default 480; 0 = the camera's size)")
     run = p.add_argument_group("run")
     run.add_argument("--no-window", action="store_true", help="no window (headless: tests, CI, recording)")
-    run.add_argument("--max-frames", type=int, metavar="N", help="stop after N shown frames")
+    run.add_argument("--max-frames", type=number(1, integer=True), metavar="N", help="stop after N shown frames")
     run.add_argument("--keys", default="", metavar="SCRIPT",
                      help='keys pressed at given frames, e.g. "n@10,+@20,r@5,r@40" '
                           "(names: n p left right 1-9 + - c b s m f space k r v h q esc)")
     add_smooth_arguments(run)
     run.add_argument("--out-dir", default=".", help="folder for screenshots and recordings (default: current)")
-    add_style_arguments(p)
+    add_style_arguments(p, default="every built-in style, n/p to cycle")
     add_runtime_arguments(p)
 
 
-def _camera_size(text: str | None) -> tuple[int, int] | None:
-    if not text:
-        return None
-    w, sep, h = text.lower().partition("x")
-    if not sep or not w.isdigit() or not h.isdigit() or int(w) < 16 or int(h) < 16:
-        raise UserError(f"--camera-size {text}: expected WIDTHxHEIGHT, e.g. 1280x720")
-    return int(w), int(h)
-
-
 def parse(args) -> LiveOptions:
-    if args.size < 0 or 0 < args.size < 16:
-        raise UserError(f"--size {args.size}: must be 0 (the camera's size) or at least 16")
-    if args.max_frames is not None and args.max_frames < 1:
-        raise UserError(f"--max-frames {args.max_frames}: must be at least 1")
     script = parse_script(args.keys)
     keys = tuple((frame, key) for frame in sorted(script) for key in script[frame])
-    return LiveOptions(args.camera, _camera_size(args.camera_size), args.once, args.size,
+    return LiveOptions(args.camera, args.camera_size, args.once, args.size,
                        not args.no_window, args.max_frames, keys, Path(args.out_dir), smooth_options(args),
-                       style_options(args), runtime_options(args), args.fast_file)
+                       style_options(args, _builtin_styles() if not args.style else ()), runtime_options(args), args.fast_file)
+
+
+def _builtin_styles() -> tuple[str, ...]:
+    from ..styles import load_bank
+    names = tuple(sorted(load_bank()))
+    if not names:
+        raise UserError("no --style given and no built-in styles are installed; pass -s with a painting")
+    return names
 
 
 def run(args) -> int:
     opts = parse(args)
-    with _terminate_as_interrupt():
-        return run_live(opts).exit_code
-
-
-@contextlib.contextmanager
-def _terminate_as_interrupt():
-    """SIGTERM (kill, timeout, a service manager) unwinds like Ctrl-C, so a recording is finalized."""
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "SIGTERM"):
-        yield
-        return
-    previous = signal.signal(signal.SIGTERM, signal.default_int_handler)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    if not args.style:
+        print(f"styles: the {len(opts.style.styles)} built-in styles (n/p to cycle; choose your own with -s)",
+              file=sys.stderr)
+    return run_live(opts).exit_code

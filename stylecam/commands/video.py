@@ -5,23 +5,28 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..errors import UserError
-from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
-                       runtime_options, style_options)
-from ..safeio import atomic_output, check_output_file
+from ..errors import UserError, as_interrupted
+from ..images import MAX_PIXELS, check_pixels
+from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
+                       longer_side, number, runtime_options, style_options)
+from ..safeio import atomic_output, check_output_file, next_free, safe_name
 from ..session import open_session
 from ..temporal.smoothing import SmoothOptions, TemporalSmoother, add_smooth_arguments, smooth_options
-from ..video.pipeline import PipelineSettings, Progress, StyleSchedule, _Stopped, stylize_video
-from ..video.io import check_output_format, inspect, output_size, probe
+from ..video.pipeline import PipelineSettings, Progress, StyleSchedule, stylize_video
+from ..video.io import VIDEO_EXTS, check_output_format, inspect, output_size, probe
 
 HELP = "Stylize every frame of a video file; same frame rate, length and sound."
-EXAMPLES = """  stylecam video in.mp4 --style starry.jpg -o out.mp4
+EXAMPLES = f"""  stylecam video in.mp4                        (-> in.stylized-{DEFAULT_STYLE}.mp4)
+  stylecam video in.mp4 --style starry.jpg -o out.mp4
   stylecam video in.mp4 -s monet_water_lilies_1919 --max-size 480 -o small.mp4
   stylecam video in.mp4 -s starry.jpg --smooth both -o steady.mp4      (less flicker)
-  stylecam video in.mp4 -s a.jpg -s b.jpg --weights 0.5 0.5 -o blend.mp4
+  stylecam video in.mp4 -s a.jpg -s b.jpg --weights 0.5,0.5 -o blend.mp4
   stylecam video in.mp4 -s a.jpg -s b.jpg -o morph.mp4    (a -> b across the clip)
   stylecam video in.mp4 -s starry.jpg --start 5 --duration 3 -o part.mp4
 
+Without -o the output goes beside the input, named after the style
+(in.stylized-STYLE.mp4), and never replaces a file; without -s the built-in
+style {DEFAULT_STYLE} is used. Outputs: {", ".join(VIDEO_EXTS)}.
 Several styles with --weights blend into one; without --weights the style moves
 from the first to the last across the clip. The output is H.264 (yuv420p) at the
 input's frame rate and timestamps; audio streams are copied (or re-encoded to AAC
@@ -36,11 +41,11 @@ against style on our measurements, see the README). Every mode runs on every bac
 @dataclass(frozen=True)
 class VideoOptions:
     input: Path
-    out: Path
+    out: Path | None                      # None: beside the input, named after the style
     size: int
     max_size: int
     start: float
-    duration: float
+    duration: float | None                # None: to the end
     batch: int
     crf: int
     preset: str
@@ -53,75 +58,84 @@ class VideoOptions:
 
 def add_arguments(p):
     p.add_argument("input", help="input video file (mp4, mov, mkv, ...)")
-    p.add_argument("-o", "--out", required=True, help="output video file (.mp4, .mov, .m4v or .mkv)")
+    p.add_argument("-o", "--out", help=f"output video file ({', '.join(VIDEO_EXTS)}; default: beside the input, "
+                                       "named after the style)")
     g = p.add_argument_group("video")
     size = g.add_mutually_exclusive_group()
-    size.add_argument("--size", type=int, default=0, help="longer side of the output in pixels (default: input's)")
-    size.add_argument("--max-size", type=int, default=0,
+    size.add_argument("--size", type=longer_side, default=0,
+                      help="longer side of the output in pixels (default: the input's)")
+    size.add_argument("--max-size", type=longer_side, default=0,
                       help="scale down so the longer side is at most this (never up)")
-    g.add_argument("--start", type=float, default=0.0, help="start at this time in seconds (default 0)")
-    g.add_argument("--duration", type=float, default=0.0, help="stylize only this many seconds (default: to the end)")
-    g.add_argument("--batch", type=int, default=4, help="frames per backend call (default 4)")
-    g.add_argument("--crf", type=int, default=18, help="H.264 quality, 0–51, lower is better (default 18)")
+    g.add_argument("--start", type=number(0), default=0.0, help="start at this time in seconds (default 0)")
+    g.add_argument("--duration", type=number(0, above=True),
+                   help="stylize only this many seconds (default: to the end)")
+    g.add_argument("--batch", type=number(1, integer=True), default=4,
+                   help="frames per backend call (default 4; fewer for large frames)")
+    g.add_argument("--crf", type=number(0, 51, integer=True), default=18,
+                   help="H.264 quality, 0–51, lower is better (default 18)")
     g.add_argument("--preset", default="fast", help="x264 speed preset (default fast)")
     g.add_argument("--no-audio", action="store_true", help="leave the sound out")
-    g.add_argument("--overwrite", action="store_true", help="replace the output file if it exists")
+    g.add_argument("--overwrite", action="store_true", help="replace the output file if it exists (-o)")
     add_smooth_arguments(g)
-    add_style_arguments(p)
+    add_style_arguments(p, default=DEFAULT_STYLE)
     add_runtime_arguments(p)
 
 
 def parse(args) -> VideoOptions:
-    for name in ("size", "max_size"):
-        v = getattr(args, name)
-        if v < 0 or 0 < v < 16:
-            raise UserError(f"--{name.replace('_', '-')} {v}: must be at least 16")
-    if args.start < 0 or args.duration < 0:
-        raise UserError("--start and --duration must not be negative")
-    if args.batch < 1:
-        raise UserError("--batch must be at least 1")
-    if not 0 <= args.crf <= 51:
-        raise UserError(f"--crf {args.crf}: must be between 0 and 51")
     smooth = smooth_options(args)
-    return VideoOptions(Path(args.input), Path(args.out), args.size, args.max_size, args.start, args.duration,
-                        args.batch, args.crf, args.preset, not args.no_audio, args.overwrite, smooth,
-                        style_options(args), runtime_options(args))
+    return VideoOptions(Path(args.input), Path(args.out) if args.out else None, args.size, args.max_size,
+                        args.start, args.duration, args.batch, args.crf, args.preset, not args.no_audio,
+                        args.overwrite, smooth, style_options(args, (DEFAULT_STYLE,)), runtime_options(args))
 
 
 def run(args) -> int:
     opts = parse(args)
+    if opts.out is not None:
+        check_output_format(str(opts.out))
     info = probe(opts.input)                                  # bad input fails before the model loads
-    check_output_format(str(opts.out))
-    check_output_file(opts.out, [opts.input], opts.overwrite)
+    if opts.out is not None:
+        check_output_file(opts.out, [opts.input], opts.overwrite)
     if opts.start >= info.start + info.duration > 0:
         raise UserError(f"--start {opts.start:g} s is past the end of the video ({info.duration:.2f} s)")
     size = output_size(info, opts.size, opts.max_size)
+    check_pixels(*size, "the output", "--size" if opts.size else "--max-size")
+    batch = max(1, min(opts.batch, MAX_PIXELS // (size[0] * size[1])))     # memory: pixels per backend call
     print(f"input: {opts.input}: {info.describe()}", file=sys.stderr)
 
     session = open_session(opts.runtime, split=opts.smooth.split)
     styles = session.styles(opts.style)
+    out = opts.out or _beside(opts.input, styles)
+    check_output_file(out, [opts.input], opts.overwrite)
     smoother = TemporalSmoother(session.backend, opts.smooth)
     span = opts.duration or max(0.0, info.duration - opts.start)
     expected = info.frames if not (opts.start or opts.duration) and info.frames else \
         max(1, round(span * float(info.fps)))
     schedule = StyleSchedule(styles, expected)
-    settings = PipelineSettings(size, opts.start, opts.duration, opts.batch, opts.style.alpha,
+    settings = PipelineSettings(size, opts.start, opts.duration or 0.0, batch, opts.style.alpha,
                                 opts.style.preserve_color == "luminance", opts.audio, opts.crf, opts.preset)
-    names = " -> ".join(s.name for s in styles)
-    print(f"output: {opts.out}: {size[0]}×{size[1]}, style {names}, smoothing {opts.smooth.mode}",
-          file=sys.stderr)
+    names = " -> ".join(s.name for s in styles) + ("" if args.style else " (the default; choose another with -s)")
+    print(f"output: {out}: {size[0]}×{size[1]}, style {names}, smoothing {opts.smooth.mode}"
+          + (f", batch {batch} (large frames)" if batch < opts.batch else ""), file=sys.stderr)
     progress = Progress(expected)
     try:
-        with atomic_output(opts.out) as tmp:
-            frames = stylize_video(info, tmp, str(opts.out), settings, smoother, schedule, progress)
-    except _Stopped as e:
-        print(f"stylecam: stopped after {e.frames_done} of about {expected} frames; no output written",
+        with atomic_output(out, opts.overwrite) as tmp:
+            frames = stylize_video(info, tmp, str(out), settings, smoother, schedule, progress)
+    except KeyboardInterrupt as e:               # Ctrl-C or SIGTERM (stylecam.entry)
+        stop = as_interrupted(e)
+        print(f"stylecam: {stop.verb} after {progress.done} of about {expected} frames; no output written",
               file=sys.stderr)
-        return 130
+        return stop.exit_code
     except UserError as e:
         raise UserError(f"{e}; no output written") from None
     elapsed = progress.elapsed
-    seconds = inspect(opts.out)["duration"]
-    print(f"wrote {opts.out}: {frames} frames, {seconds:.2f} s, {size[0]}×{size[1]}, "
+    seconds = inspect(out)["duration"]
+    print(f"wrote {out}: {frames} frames, {seconds:.2f} s, {size[0]}×{size[1]}, "
           f"{frames / elapsed:.2f} frames/s ({elapsed:.1f} s)")
     return 0
+
+
+def _beside(src: Path, styles) -> Path:
+    """in.mp4 -> in.stylized-STYLE.mp4 (the input's container when it can hold H.264), never an existing name."""
+    suffix = src.suffix if src.suffix.lower() in VIDEO_EXTS else ".mp4"
+    label = safe_name("+".join(s.name for s in styles), 60)
+    return next_free(src.with_name(f"{src.stem}.stylized-{label}{suffix}"))

@@ -1,6 +1,6 @@
 """Frames/s and latency of the whole live loop (capture thread, inference, outputs), headless; prints JSON.
 
-    python -m stylecam.live.bench --camera clip.mp4 --style monet_water_lilies_1919 --sizes 256 480
+    python -m stylecam.live.bench --camera clip.mp4 -s monet_water_lilies_1919 --size 256,480
 
 A video file stands in for the camera and is played at its own frame rate, so
 the figures include what a camera adds: waiting for the next frame and
@@ -13,18 +13,23 @@ measures before a trained one exists.
 """
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 
-from ..options import RuntimeOptions, StyleOptions
+from ..entry import entry_point
+from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, listed, longer_side, number, parser,
+                       runtime_options)
 from ..temporal.smoothing import SmoothOptions, add_smooth_arguments, smooth_options
 from ..commands.bench import cpu_model
 from .loop import LiveOptions, run_live
 
+EXAMPLES = """  python -m stylecam.live.bench --camera clip.mp4 --size 256,480 --frames 20 --random-decoder
+  python -m stylecam.live.bench --camera clip.mp4 -s picabia_udnie --backend torch
+"""
 WARMUP = 3     # first frames: allocation and thread start-up, not the steady state
 
 
@@ -50,32 +55,30 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
             "camera_frames_dropped": summary.dropped - shape.get("dropped_before", 0)}
 
 
+@entry_point("stylecam.live.bench")
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m stylecam.live.bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = parser("python -m stylecam.live.bench", __doc__.split("\n")[0], EXAMPLES)
     p.add_argument("--camera", required=True, help="video file (or camera index) to stand in for the camera")
-    p.add_argument("--style", default="monet_water_lilies_1919")
-    p.add_argument("--sizes", type=int, nargs="+", default=[256, 480], help="processing sizes (longer side)")
-    p.add_argument("--frames", type=int, default=30, help="frames measured per size (after warm-up)")
-    p.add_argument("--backend", default="auto")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--precision", default="auto")
+    p.add_argument("-s", "--style", default="monet_water_lilies_1919",
+                   help="one style (default monet_water_lilies_1919)")
+    p.add_argument("--size", type=listed(longer_side), default=(256, 480), metavar="N,N,...",
+                   help="processing sizes, the longer side as for `stylecam live --size` (default 256,480)")
+    p.add_argument("--frames", type=number(1, integer=True), default=30,
+                   help="frames measured per size (after warm-up)")
     add_smooth_arguments(p)
     p.add_argument("--fast-file", action="store_true",
                    help="read the file as fast as the loop takes frames, not at its own rate")
-    g = p.add_mutually_exclusive_group()
-    g.add_argument("--decoder")
-    g.add_argument("--random-decoder", action="store_true", help="a random decoder (speed only)")
+    p.add_argument("--random-decoder", action="store_true", help="a random decoder (speed only)")
+    add_runtime_arguments(p)
     args = p.parse_args(argv)
-    decoder = args.decoder
+    runtime = runtime_options(args)
     with tempfile.TemporaryDirectory() as tmp:
         if args.random_decoder:
             from ..loading import save_decoder
             from ..model import Decoder
             decoder = save_decoder(Decoder(), Path(tmp) / "random.pt", {"note": "random, for timing only"})
-        runtime = RuntimeOptions(str(decoder) if decoder else None, args.backend, args.device, args.precision)
-        results = [measure(args.camera, args.style, size, args.frames, runtime, smooth_options(args), args.fast_file)
-                   for size in args.sizes]
+            runtime = replace(runtime, decoder=str(decoder))
+        results = [measure(args.camera, args.style, size, args.frames, runtime, smooth_options(args), args.fast_file) for size in args.size]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(json.dumps({"bench": "live loop", "source": args.camera, "style": args.style,
                       "backend": args.backend, "precision": args.precision, "smooth": args.smooth,

@@ -12,6 +12,7 @@ not the clip's rate, sets the pace, and no decoding is spent on dropped frames.
 from __future__ import annotations
 
 import contextlib
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -22,6 +23,8 @@ import numpy as np
 
 from ..errors import UserError
 from ..safeio import check_input_file
+
+os.environ.setdefault("OPENCV_FFMPEG_LOGLEVEL", "-8")    # see _quiet_opencv
 
 LOST_AFTER_S = 2.0        # a camera silent this long is considered gone (no reconnect attempts)
 FIRST_FRAME_S = 10.0      # some webcams take seconds to deliver their first frame
@@ -49,7 +52,9 @@ class SourceInfo:
 
 @contextlib.contextmanager
 def _quiet_opencv():
-    """OpenCV logs its own warnings for a missing camera; our one-line error says it better."""
+    """OpenCV logs its own warnings for a missing camera, and its FFmpeg logs its own errors for a
+    broken file ("moov atom not found"); our one-line error says it better. FFmpeg's level is read
+    once, when OpenCV first uses it: set on import (-8: quiet; a user's own setting wins)."""
     level = cv2.utils.logging.getLogLevel()
     cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_SILENT)
     try:

@@ -23,7 +23,7 @@ import numpy as np
 from ..adain import blend_stats
 from ..backends import keep_content_colors
 from ..errors import UserError
-from ..images import resize_longer
+from ..images import check_pixels, resize_longer, scaled_size
 from ..options import RuntimeOptions, StyleOptions
 from ..session import open_session
 from ..temporal.smoothing import SmoothOptions, TemporalSmoother
@@ -105,11 +105,20 @@ class LiveLoop:
         self._reported_failures: set[int] = set()
         self._fps_window: deque = deque(maxlen=30)     # the HUD's moving-average fps
         self._last_shown: float | None = None
-        self._last_progress = 0.0
+        self._last_progress = 0.0                      # time and frame count of the last progress line
+        self._progress_frames = 0
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> LiveSummary:
-        t_start = self._last_progress = time.perf_counter()
+        t_start = time.perf_counter()
+        try:
+            self._run()
+        finally:                                   # also on Ctrl-C / SIGTERM: the summary says how far it got
+            self.summary.seconds = time.perf_counter() - t_start
+        return self.summary
+
+    def _run(self) -> None:
+        self._last_progress = time.perf_counter()
         frame: Frame | None = None
         view, rendered_as = None, None
         while not (self.opts.max_frames and self.summary.frames >= self.opts.max_frames):
@@ -135,8 +144,6 @@ class LiveLoop:
                 self.on_frame(self)
             if not self._between_frames():
                 break
-        self.summary.seconds = time.perf_counter() - t_start
-        return self.summary
 
     def _next_frame(self, previous: Frame | None) -> Frame | None:
         """The newest camera frame after ``previous``; None (and a message) when the source is gone."""
@@ -173,8 +180,7 @@ class LiveLoop:
             time.sleep(PAUSED_TICK_S)
         now = time.perf_counter()
         if self.window is None and now - self._last_progress >= PROGRESS_EVERY_S:
-            self._progress(self.summary.frames)
-            self._last_progress = now
+            self._progress(self.summary.frames, now)
         return True
 
     # -- keys -------------------------------------------------------------------------
@@ -272,9 +278,12 @@ class LiveLoop:
                   file=sys.stderr)
             self.summary.exit_code = 1
 
-    def _progress(self, frames: int) -> None:
-        fps = self.summary.median_fps()
-        line = f"live: {frames} frames  {fps:.1f} fps  latency {self.summary.median_latency_ms():.0f} ms"
+    def _progress(self, frames: int, now: float) -> None:
+        """The current rate: frames shown since the previous line (the summary gives the medians)."""
+        fps = (frames - self._progress_frames) / (now - self._last_progress)
+        self._last_progress, self._progress_frames = now, frames
+        latency = 1000 * self.summary.latencies[-1] if self.summary.latencies else 0.0
+        line = f"live: {frames} frames  {fps:.1f} fps  latency {latency:.0f} ms"
         if self.opts.max_frames and fps > 0:
             line += f"  {frames}/{self.opts.max_frames}  ETA {(self.opts.max_frames - frames) / fps:.0f} s"
         print(line, file=sys.stderr, flush=True)
@@ -285,6 +294,8 @@ class LiveLoop:
 
 
 def check_out_dir(path: Path) -> Path:
+    if path.exists() and not path.is_dir():
+        raise UserError(f"--out-dir {path}: is a file, not a folder (screenshots and recordings go there)")
     if not path.is_dir():
         raise UserError(f"--out-dir {path}: no such folder (screenshots and recordings go there)")
     if not os.access(path, os.W_OK):
@@ -299,6 +310,8 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
     with contextlib.ExitStack() as cleanup:
         cleanup.callback(cap.release)
         print(info.describe(), file=sys.stderr)
+        if info.width and info.height:
+            check_pixels(*scaled_size(info.width, info.height, opts.size), "the processing size")
         window = Window() if opts.window else None      # no display: fail before the model loads
         if window is not None:
             cleanup.callback(window.close)
@@ -310,7 +323,6 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
                         on_frame)
         loop.capture.start()
         cleanup.callback(loop.capture.stop)
+        cleanup.callback(lambda: print(f"stylecam: {loop.summary.describe()}", file=sys.stderr))
         cleanup.callback(loop.close)          # runs first: the recording is finalized before anything else
-        summary = loop.run()
-    print(f"stylecam: {summary.describe()}", file=sys.stderr)
-    return summary
+        return loop.run()

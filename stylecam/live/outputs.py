@@ -15,6 +15,7 @@ import numpy as np
 
 from ..errors import UserError
 from ..images import write_image
+from ..safeio import next_free
 from .recorder import Recorder
 from .virtualcam import VirtualCamera, VirtualCameraError
 
@@ -59,7 +60,7 @@ class Outputs:
         self.want_shot = False
         path = self._free_path(".png")
         try:
-            write_image(path, cv2.cvtColor(display, cv2.COLOR_BGR2RGB))
+            write_image(path, cv2.cvtColor(display, cv2.COLOR_BGR2RGB), overwrite=False)
         except (OSError, UserError) as e:
             self.say(f"screenshot not saved: {e}")
             return
@@ -113,8 +114,4 @@ class Outputs:
             self.say("virtual camera off")
 
     def _free_path(self, suffix: str) -> Path:
-        stem = time.strftime("stylecam-%Y%m%d-%H%M%S")
-        path, n = self.out_dir / f"{stem}{suffix}", 1
-        while path.exists():
-            path, n = self.out_dir / f"{stem}-{n}{suffix}", n + 1
-        return path
+        return next_free(self.out_dir / time.strftime(f"stylecam-%Y%m%d-%H%M%S{suffix}"))

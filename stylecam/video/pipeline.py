@@ -64,9 +64,11 @@ class Progress:
         self.total, self.stream = total, stream or sys.stderr
         self.t0 = time.perf_counter()
         self.last = 0.0
+        self.done = 0                 # frames finished so far (how far an interrupted run got)
         self.tty = self.stream.isatty()
 
     def update(self, done: int) -> None:
+        self.done = done
         now = time.perf_counter()
         if now - self.last < (0.5 if self.tty else 5.0) and done < self.total:
             return
@@ -178,17 +180,7 @@ def stylize_video(info: VideoInfo, tmp_out: Path, out_name: str, settings: Pipel
             sink.q.put(None)
             sink.thread.join(timeout=10)
         writer.abort()
-        if isinstance(e, UserError):
-            raise
-        if isinstance(e, KeyboardInterrupt):
-            raise _Stopped(done) from None
+        if isinstance(e, (UserError, KeyboardInterrupt)):
+            raise                 # Ctrl-C, SIGTERM: the caller says how far it got (Progress.done)
         raise UserError(f"failed after {done} frames: {type(e).__name__}: {e}") from None
     return done
-
-
-class _Stopped(KeyboardInterrupt):
-    """Ctrl-C, with how far the work got."""
-
-    def __init__(self, frames_done: int):
-        super().__init__(frames_done)
-        self.frames_done = frames_done
