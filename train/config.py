@@ -16,12 +16,16 @@ EXAMPLES = """  python -m train --content data/train/content --style data/train/
       --val-content data/val/content --val-style data/val/style --out runs/gpu --minutes 8
   python -m train ... --out runs/cpu --device cpu --crop 128 --short-side 256 --batch 4 --cache-features
   python -m train ... --out runs/more --init-from assets/decoder.pt --minutes 5   (warm start, fresh Adam)
+  python -m train ... --val-content data/val/content data/val/people --stability-weight 100 --stability-warp 2
   python -m train ... --out runs/gpu --resume runs/gpu/checkpoint.pt              (exact continuation)
   torchrun --nproc_per_node 4 -m train ... --out runs/ddp                         (one process per GPU)
 
 Defaults are the paper's recipe: batch 8, shorter side 512 then random 256
 crops (with scale jitter and flips), Adam lr 1e-4 decayed as lr/(1+5e-5*iter),
-style weight 10. Training stops at --iterations or --minutes, whichever comes
+style weight 10. On top of it, by default, a quarter of each batch learns to
+give the photo back (AdaIN with the photo's own statistics is the identity:
+the α = 0 end of the strength dial); --stability-weight adds MCCNet's
+noise-and-warp regularization against flicker. Training stops at --iterations or --minutes, whichever comes
 first. The decoder (fp16) and a JSON of figures are written to OUT/decoder.pt
 every --export-every seconds, so a killed run still leaves a usable decoder.
 Install one with: cp OUT/decoder.pt OUT/decoder.json assets/

@@ -27,7 +27,7 @@ from stylecam.images import from_tensor, resize_longer, to_tensor, write_image
 from stylecam.model import Encoder
 
 from .data import read_named
-from .losses import Stats, adain_target, encode_content, encode_style, output_losses
+from .losses import Stats, adain_target, encode_content, encode_style, output_losses, stats_distance, style_stats
 
 HELP = "Losses and SSIM of a decoder on every (photo, painting) pair, as JSON, and a contact sheet."
 EXAMPLES = """  python -m train.evaluate --decoder assets/decoder.pt --content val/content val/people --style val/style
@@ -95,14 +95,17 @@ def score_pairs(encoder: Encoder, decoder: torch.nn.Module, photos: list[np.ndar
                 styles: list[np.ndarray], pairs: list[tuple[int, int]], device: torch.device
                 ) -> tuple[list[dict], dict[tuple[int, int], np.ndarray]]:
     """Stylize each (photo index, style index) pair -> per-pair figures and RGB outputs."""
-    feats = {i: encode_content(encoder, to_tensor(photos[i], device)) for i in {p for p, _ in pairs}}
+    feats, photo_stats = {}, {}
+    for i in {p for p, _ in pairs}:
+        layers = encoder(to_tensor(photos[i], device), all_layers=True)
+        feats[i], photo_stats[i] = layers[-1], style_stats(layers)
     stats: dict[int, Stats] = {j: encode_style(encoder, to_tensor(styles[j], device)) for j in {s for _, s in pairs}}
     rows, outputs = [], {}
     for i, j in pairs:
         t = adain_target(feats[i], stats[j])                     # (1, 512, h, w)
         out = decoder(t).float().clamp(0, 1)                     # (1, 3, 8h, 8w) as the runtime shows it
         content, style = output_losses(encoder, out, t, stats[j])
-        _, style_photo = output_losses(encoder, to_tensor(photos[i], device), None, stats[j])
+        style_photo = stats_distance(photo_stats[i], stats[j])
         outputs[(i, j)] = from_tensor(out)
         rows.append({"content": i, "style": j, "content_loss": content.item(),
                      "style_loss": style.item(), "style_loss_photo": style_photo.item(),

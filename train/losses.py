@@ -160,15 +160,15 @@ def decoder_loss(encoder: Encoder, decoder: torch.nn.Module, batch: Batch, weigh
     return LossTerms(total, detached, [p is not None for p in parts])
 
 
+def stats_distance(stats: Stats, target: Stats) -> torch.Tensor:
+    """The style loss between two sets of per-layer statistics -> (N,): Σ_layers MSE(μ) + MSE(σ)."""
+    return sum((m - tm).square().mean(1) + (s - ts).square().mean(1) for (m, s), (tm, ts) in zip(stats, target))
+
+
 def output_losses(encoder: Encoder, image: torch.Tensor, t: torch.Tensor, style: Stats
                   ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Evaluation figures of any image (a decoder output or the photo itself).
-
-    image: (N, 3, H, W); t: its AdaIN target (N, 512, H/8, W/8) or None -> content (N,), style (N,).
-    """
+    """Evaluation figures of a decoder output image (N, 3, H, W) with AdaIN target t (N, 512, H/8, W/8)
+    -> content (N,), style (N,)."""
     feats = encoder(image, all_layers=True)
-    content = (feats[-1].float() - t).square().flatten(1).mean(1) if t is not None else None
-    style_sum = 0
-    for (mean, std), (tmean, tstd) in zip(style_stats(feats), style):
-        style_sum = style_sum + (mean - tmean).square().mean(1) + (std - tstd).square().mean(1)
-    return content, style_sum
+    content = (feats[-1].float() - t).square().flatten(1).mean(1)
+    return content, stats_distance(style_stats(feats), style)
