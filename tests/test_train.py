@@ -64,7 +64,7 @@ def test_few_steps_lower_the_loss(data, tmp_path):
         everything = torch.arange(len(cache))
         with torch.no_grad():
             return decoder_loss(trainer.encoder, trainer.decoder, cache.batch(everything, everything),
-                                LossWeights(cfg.style_weight)).total.item()
+                                trainer.weights).total.item()
 
     before = pool_loss()
     history = trainer.run()["history"]

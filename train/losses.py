@@ -32,11 +32,12 @@ WARP_KNOTS = 4                   # the random warp: a 4×4 grid of displacements
 
 @dataclass(frozen=True)
 class LossWeights:
-    style: float = 10.0
-    identity_pixel: float = 1.0
-    identity_feature: float = 1.0
-    stability: float = 0.0
-    stability_warp: float = 0.0   # largest displacement of the random warp, in pixels; 0: noise only
+    """The weights of the terms (TrainConfig has the defaults and their reasons)."""
+    style: float
+    identity_pixel: float
+    identity_feature: float
+    stability: float
+    stability_warp: float         # largest displacement of the random warp, in pixels; 0: noise only
 
     def vector(self) -> list[float]:
         """Weights of TERMS, in order."""
