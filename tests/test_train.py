@@ -334,3 +334,13 @@ def test_a_refused_run_leaves_no_out_folder(data, tmp_path, capsys):
                  "--device", "cpu", "--iterations", "1"])
     assert code == 2 and "not found" in capsys.readouterr().err
     assert not out.exists()
+
+
+def test_time_spent_validating_is_not_training_time(data, tmp_path):
+    import time
+    from train.progress import Progress
+    progress = Progress(tiny_config(data, tmp_path / "run"), 0, 0, QUIET)
+    with progress.paused():
+        time.sleep(1.0)
+        assert progress.train_seconds() < 0.5          # an export inside the pause records the time so far
+    assert progress.train_seconds() < 0.5

@@ -29,19 +29,23 @@ class Progress:
         self.start_iteration, self.start_images = start_iteration, start_images
         self.t0 = time.monotonic()
         self.paused_s = 0.0
+        self.pause_start: float | None = None       # inside paused(): exports write the time so far
         self.last = (self.t0, start_images)            # (clock, images) at the previous report
         self.history: list[dict] = []
 
     def train_seconds(self) -> float:
-        return time.monotonic() - self.t0 - self.paused_s
+        now = time.monotonic()
+        pausing = now - self.pause_start if self.pause_start is not None else 0.0
+        return now - self.t0 - self.paused_s - pausing
 
     @contextlib.contextmanager
     def paused(self):
-        t = time.monotonic()
+        self.pause_start = time.monotonic()
         try:
             yield
         finally:
-            self.paused_s += time.monotonic() - t
+            self.paused_s += time.monotonic() - self.pause_start
+            self.pause_start = None
 
     def images_per_s(self) -> float:
         return 0.0 if not self.history else self.history[-1]["images_per_s_mean"]
