@@ -11,9 +11,9 @@ import pytest
 import torch
 
 from conftest import synthetic_rgb
-from train.batches import FeatureCache
+from train.batches import FeatureCache, quantize
 from train.config import TrainConfig
-from train.losses import decoder_loss, encode_content, encode_style
+from train.losses import Batch, LossWeights, decoder_loss, encode_content, encode_style
 from train.loop import Trainer
 
 QUIET = lambda *a: None  # noqa: E731
@@ -37,10 +37,11 @@ def write_images(folder: Path, images: list[np.ndarray]) -> Path:
 
 @pytest.fixture
 def data(tmp_path) -> Path:
-    """content/ (3 photos), style/ (2 paintings), val_content/, val_style/ — all ≤ 48 px."""
+    """content/ (3 photos), style/ (2 paintings), val_content/, val_people/, val_style/ — all ≤ 48 px."""
     write_images(tmp_path / "content", [synthetic_rgb(32 + 8 * i, 40, i) for i in range(3)])
     write_images(tmp_path / "style", [painting(40, 40, i) for i in range(2)])
     write_images(tmp_path / "val_content", [synthetic_rgb(32, 40, 9)])
+    write_images(tmp_path / "val_people", [synthetic_rgb(40, 32, 11)])
     write_images(tmp_path / "val_style", [painting(32, 32, 5)])
     return tmp_path
 
@@ -60,9 +61,10 @@ def test_few_steps_lower_the_loss(data, tmp_path):
     cache = trainer.batches.cache
 
     def pool_loss() -> float:
+        everything = torch.arange(len(cache))
         with torch.no_grad():
-            return decoder_loss(trainer.encoder, trainer.decoder, cache.content_feats, cache.style_stats,
-                                cfg.style_weight).total.item()
+            return decoder_loss(trainer.encoder, trainer.decoder, cache.batch(everything, everything),
+                                trainer.weights).total.item()
 
     before = pool_loss()
     history = trainer.run()["history"]
@@ -89,18 +91,24 @@ def test_resume_continues_at_the_same_iteration_with_the_same_loss(data, tmp_pat
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
 
 
-def test_feature_cache_gives_the_same_loss_as_encoding_the_same_crops(data, tmp_path):
+@pytest.mark.parametrize("stability_warp", [None, 0.0, 2.0])
+def test_feature_cache_gives_the_same_loss_as_encoding_the_same_crops(data, tmp_path, stability_warp):
     trainer = Trainer(tiny_config(data, tmp_path / "run"), QUIET)
     rng = torch.Generator().manual_seed(5)
-    content = trainer.content.sample(6, 16, 0.25, rng)          # (6, 3, 16, 16)
+    content = quantize(trainer.content.sample(6, 16, 0.25, rng)).float() / 255   # (6, 3, 16, 16), as cached
     style = trainer.style.sample(6, 16, 0.25, rng)
     cache = FeatureCache.from_crops(trainer.encoder, content, style, chunk=4)   # two chunks
-    ci, si = torch.tensor([0, 5, 3]), torch.tensor([4, 1, 1])
-    cached = decoder_loss(trainer.encoder, trainer.decoder, *cache.batch(ci, si), 10.0)
-    live = decoder_loss(trainer.encoder, trainer.decoder, encode_content(trainer.encoder, content[ci]),
-                        encode_style(trainer.encoder, style[si]), 10.0)
+    weights = LossWeights(10.0, 1.0, 1.0, 0.0 if stability_warp is None else 5.0, stability_warp or 0.0)
+    ci, si = torch.tensor([1, 0, 5, 3]), torch.tensor([4, 1, 1])                 # photo 1 is its own style
+    cached = decoder_loss(trainer.encoder, trainer.decoder, cache.batch(ci, si, identity=1), weights,
+                          torch.Generator().manual_seed(9))
+    live_batch = Batch(content[ci], encode_content(trainer.encoder, content[ci]),
+                       encode_style(trainer.encoder, style[si]), identity=1)
+    live = decoder_loss(trainer.encoder, trainer.decoder, live_batch, weights, torch.Generator().manual_seed(9))
+    assert cached.present == live.present
+    assert cached.present == [True] * 7 + [stability_warp is not None]
     assert cached.total.item() == pytest.approx(live.total.item(), rel=1e-5)
-    assert torch.allclose(cached.style, live.style, rtol=1e-5)
+    assert torch.allclose(cached.parts, live.parts, rtol=1e-5)
 
 
 def test_cached_training_runs_and_exports(data, tmp_path):
@@ -120,10 +128,14 @@ def test_crops_are_taken_on_the_device_and_resized_up_when_larger_than_the_image
 
 def test_validation_writes_figures_and_a_sample_grid(data, tmp_path):
     out = tmp_path / "run"
-    cfg = tiny_config(data, out, val_content=data / "val_content", val_style=data / "val_style",
-                      val_every=2, val_size=32, val_style_size=32, iterations=2)
+    cfg = tiny_config(data, out, val_content=(data / "val_content", data / "val_people"),
+                      val_style=data / "val_style", val_every=2, val_size=32, val_style_size=32, iterations=2)
     result = Trainer(cfg, QUIET).run()
-    assert set(result["val"]) >= {"content_loss", "style_loss", "style_loss_photo", "style_ratio"}
+    figures = {"content_loss", "style_loss", "style_loss_photo", "style_ratio", "ssim_alpha0", "ssim_alpha1"}
+    assert set(result["val"]) >= figures
+    assert set(result["val"]["sets"]) == {"val_content", "val_people"}
+    assert all(set(f) >= figures for f in result["val"]["sets"].values())
+    assert result["data"]["val_photos"] == 2
     assert cv2.imread(str(out / "val_samples.png")) is not None
 
 
@@ -210,3 +222,125 @@ def test_speed_probe_prints_images_per_second(data):
     assert result["fp32"]["images_per_s"] > 0 and result["bf16_channels_last"]["steps"] >= 1
     assert result["bf16"]["steps"] >= 1
     assert result["speedup"]["bf16"] > 0 and result["speedup"]["bf16_channels_last"] > 0
+
+
+def identity_loss(trainer) -> float:
+    """The identity terms (pixel + feature) of every cached photo given back."""
+    cache = trainer.batches.cache
+    everything = torch.arange(len(cache))
+    with torch.no_grad():
+        terms = decoder_loss(trainer.encoder, trainer.decoder, cache.batch(everything, everything[:0], len(cache)),
+                             trainer.weights)
+    assert terms.present == [False] * 5 + [True, True, False]
+    return terms.total.item()
+
+
+def test_identity_term_is_on_by_default(data, tmp_path):
+    history = Trainer(tiny_config(data, tmp_path / "run", batch=4), QUIET).run()["history"]
+    assert all(h["identity_pixel"] > 0 and h["identity_feature"] > 0 for h in history)   # 1 of 4 every step
+    assert all(h["content"] > 0 for h in history)
+    assert all(h["stability"] is None for h in history)                                   # off by default
+
+
+def test_identity_steps_teach_the_decoder_to_give_the_photo_back(data, tmp_path):
+    # identity samples only: on 16-px synthetic crops from a random decoder the style term would
+    # dominate the few steps a test can afford
+    cfg = tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=2, identity_share=1.0,
+                      iterations=40, lr=5e-4)
+    trainer = Trainer(cfg, QUIET)
+    before = identity_loss(trainer)
+    history = trainer.run()["history"]
+    after = identity_loss(trainer)
+    assert all(h["content"] is None for h in history)
+    assert after < 0.9 * before, (before, after)
+
+
+def test_small_batches_get_the_identity_share_on_average(data, tmp_path):
+    trainer = Trainer(tiny_config(data, tmp_path / "run", batch=1, iterations=40, cache_features=True,
+                                  cache_pool=2), QUIET)
+    history = trainer.run()["history"]
+    identity = sum(h["identity_pixel"] is not None for h in history)
+    assert 3 <= identity <= 20                                        # 25 % of 40, drawn at random
+    assert all((h["identity_pixel"] is None) != (h["content"] is None) for h in history)
+
+
+def test_stability_term_adds_to_the_loss_only_when_weighted(data, tmp_path):
+    trainer = Trainer(tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=4), QUIET)
+    ci, si = torch.tensor([0, 1, 2]), torch.tensor([1, 2])
+    batch = trainer.batches.cache.batch(ci, si, identity=1)
+
+    def loss(stability: float, warp: float = 0.0):
+        weights = LossWeights(10.0, 1.0, 1.0, stability, warp)
+        return decoder_loss(trainer.encoder, trainer.decoder, batch, weights, torch.Generator().manual_seed(3))
+
+    off, noise, warped = loss(0.0), loss(100.0), loss(100.0, 2.0)
+    assert not off.present[7] and off.parts[7] == 0
+    assert noise.present[7] and noise.parts[7] > 0 and warped.parts[7] > 0
+    assert noise.parts[7] != warped.parts[7]
+    assert torch.equal(off.parts[:7], noise.parts[:7])                 # the other terms are untouched
+    assert noise.total.item() == pytest.approx(off.total.item() + 100 * noise.parts[7].item(), rel=1e-5)
+    noise.total.backward()                                            # the gradient flows through both outputs
+    assert all(p.grad is not None for p in trainer.decoder.parameters())
+
+
+def test_stability_training_runs_on_the_cached_path(data, tmp_path):
+    cfg = tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=4, stability_weight=10.0,
+                      stability_warp=2.0, iterations=2)
+    result = Trainer(cfg, QUIET).run()
+    assert all(h["stability"] > 0 for h in result["history"])
+    assert result["recipe"]["stability_weight"] == 10.0 and result["recipe"]["identity_share"] == 0.25
+
+
+def test_resuming_a_checkpoint_from_before_the_new_terms_says_so(data, tmp_path):
+    ckpt = tmp_path / "run" / "checkpoint.pt"
+    Trainer(tiny_config(data, tmp_path / "run", iterations=2, checkpoint=ckpt), QUIET).run()
+    state = torch.load(ckpt, weights_only=True)
+    for key in ("identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
+                "stability_warp"):
+        del state["config"][key]
+    torch.save(state, ckpt)
+    lines = []
+    resumed = Trainer(tiny_config(data, tmp_path / "run", resume=ckpt, checkpoint=ckpt), lines.append)
+    notes = [line for line in lines if "predates" in line]
+    assert len(notes) == 1 and "--identity-share" in notes[0] and "--stability-weight" in notes[0], lines
+    assert resumed.iteration == 2 and resumed.run()["history"][-1]["identity_pixel"] is not None
+    lines.clear()
+    Trainer(tiny_config(data, tmp_path / "run", resume=ckpt, checkpoint=ckpt, iterations=5), lines.append)
+    assert not [line for line in lines if "predates" in line]          # a new checkpoint has them all
+
+
+@pytest.mark.parametrize("flag,value", [
+    ("--lr", "nan"), ("--lr", "inf"), ("--lr", "0"), ("--lr-decay", "-1"), ("--style-weight", "nan"),
+    ("--style-weight", "-inf"), ("--minutes", "nan"), ("--minutes", "inf"), ("--scale-jitter", "1"),
+    ("--export-every", "nan"), ("--identity-share", "1.5"), ("--identity-share", "nan"),
+    ("--identity-pixel-weight", "-1"), ("--identity-feature-weight", "inf"), ("--stability-weight", "nan"),
+    ("--stability-warp", "-2"), ("--stability-warp", "inf"),
+])
+def test_float_options_are_checked_before_anything_is_created(data, tmp_path, capsys, flag, value):
+    from train.__main__ import main
+    out = tmp_path / "out"
+    code = main(["--content", str(data / "content"), "--style", str(data / "style"), "--out", str(out),
+                 "--device", "cpu", "--iterations", "1", f"{flag}={value}"])
+    err = capsys.readouterr().err
+    assert code == 2 and "Traceback" not in err
+    assert flag in err and len(err.strip().splitlines()) == 1, err
+    assert not out.exists()
+
+
+def test_a_refused_run_leaves_no_out_folder(data, tmp_path, capsys):
+    from train.__main__ import main
+    out = tmp_path / "out"
+    code = main(["--content", str(tmp_path / "nope"), "--style", str(data / "style"), "--out", str(out),
+                 "--device", "cpu", "--iterations", "1"])
+    assert code == 2 and "not found" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_time_spent_validating_is_not_training_time(data, tmp_path):
+    import time
+    from train.progress import Progress
+    progress = Progress(tiny_config(data, tmp_path / "run"), 0, 0, QUIET)
+    with progress.paused():
+        time.sleep(1.0)
+        assert progress.train_seconds() < 0.5          # an export inside the pause records the time so far
+    assert progress.train_seconds() < 0.5

@@ -1,11 +1,14 @@
 """Where each training batch comes from: fresh crops encoded every step, or a feature cache.
 
-Both yield (content relu4_1 features, style statistics per layer); the
-decoder step does not know which one it got.
+Both yield a ``Batch`` (content crops, their relu4_1 features, style statistics);
+the decoder step does not know which one it got.
 
 The encoder is frozen, so on the CPU (where it is a third of a step's cost)
 ``CachedBatches`` encodes a fixed pool of content crops and reduces a pool of
-style crops to their per-layer (μ, σ) once, then draws batches from them.
+style crops to their per-layer (μ, σ) once, then draws batches from them. The
+content crops stay in the cache too (uint8, 192 KB per 256-px crop; features
+are encoded from the very same rounded pixels), because the identity loss
+compares the decoder's output with the photo.
 """
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import torch
 from stylecam.model import Encoder
 
 from .data import ImagePool
-from .losses import Stats, encode_content, encode_style
+from .losses import Batch, Stats, encode_content, encode_style
 
 
 class LiveBatches:
@@ -24,18 +27,27 @@ class LiveBatches:
         self.crop, self.jitter, self.generator = crop, jitter, generator
         self.memory_format = memory_format
 
-    def next(self, n: int) -> tuple[torch.Tensor, Stats]:
+    def next(self, n: int, identity: int = 0) -> Batch:
+        """n content crops, the first ``identity`` of them their own style (no style crop drawn)."""
         c = self.content.sample(n, self.crop, self.jitter, self.generator)     # (n, 3, crop, crop)
-        s = self.style.sample(n, self.crop, self.jitter, self.generator)
         c = c.contiguous(memory_format=self.memory_format)
-        s = s.contiguous(memory_format=self.memory_format)
-        return encode_content(self.encoder, c), encode_style(self.encoder, s)
+        style = []                  # a batch of identity samples only (batch 1) has no style
+        if n > identity:
+            s = self.style.sample(n - identity, self.crop, self.jitter, self.generator)
+            style = encode_style(self.encoder, s.contiguous(memory_format=self.memory_format))
+        return Batch(c, encode_content(self.encoder, c), style, identity)
+
+
+def quantize(images: torch.Tensor) -> torch.Tensor:
+    """RGB [0, 1] float -> uint8, as the cache keeps content crops."""
+    return images.mul(255).round_().clamp_(0, 255).to(torch.uint8)
 
 
 class FeatureCache:
-    """Encoder outputs of fixed content crops and per-layer statistics of fixed style crops."""
+    """Fixed content crops with their encoder outputs, and per-layer statistics of fixed style crops."""
 
-    def __init__(self, content_feats: torch.Tensor, style_stats: Stats):
+    def __init__(self, content: torch.Tensor, content_feats: torch.Tensor, style_stats: Stats):
+        self.content = content                    # (P, 3, crop, crop) uint8
         self.content_feats = content_feats        # (P, 512, crop/8, crop/8)
         self.style_stats = style_stats            # per layer: mean, std (Q, C)
 
@@ -43,18 +55,24 @@ class FeatureCache:
     def from_crops(cls, encoder: Encoder, content: torch.Tensor, style: torch.Tensor,
                    chunk: int = 16) -> "FeatureCache":
         """content, style: (P, 3, crop, crop) RGB [0, 1]; encoded ``chunk`` crops at a time."""
-        feats = torch.cat([encode_content(encoder, c) for c in content.split(chunk)])
+        pixels = quantize(content)
+        feats = torch.cat([encode_content(encoder, c.float() / 255) for c in pixels.split(chunk)])
         parts = [encode_style(encoder, s) for s in style.split(chunk)]
         stats = [(torch.cat([p[i][0] for p in parts]), torch.cat([p[i][1] for p in parts]))
                  for i in range(len(parts[0]))]
-        return cls(feats, stats)
+        return cls(pixels, feats, stats)
 
     def __len__(self) -> int:
         return self.content_feats.shape[0]
 
-    def batch(self, content_idx: torch.Tensor, style_idx: torch.Tensor) -> tuple[torch.Tensor, Stats]:
-        return (self.content_feats[content_idx],
-                [(m[style_idx], s[style_idx]) for m, s in self.style_stats])
+    def photos(self, idx: torch.Tensor) -> torch.Tensor:
+        """(len(idx), 3, crop, crop) RGB [0, 1] float32."""
+        return self.content[idx].float() / 255
+
+    def batch(self, content_idx: torch.Tensor, style_idx: torch.Tensor, identity: int = 0) -> Batch:
+        """The first ``identity`` content crops are their own style: style_idx has len - identity entries."""
+        return Batch(self.photos(content_idx), self.content_feats[content_idx],
+                     [(m[style_idx], s[style_idx]) for m, s in self.style_stats], identity)
 
 
 class CachedBatches:
@@ -69,9 +87,9 @@ class CachedBatches:
         self.cache = FeatureCache.from_crops(encoder, torch.cat(chunks_c), torch.cat(chunks_s))
         self.generator = generator
 
-    def next(self, n: int) -> tuple[torch.Tensor, Stats]:
+    def next(self, n: int, identity: int = 0) -> Batch:
         p = len(self.cache)
         dev = self.cache.content_feats.device
         ci = torch.randint(p, (n,), generator=self.generator, device=dev)
-        si = torch.randint(p, (n,), generator=self.generator, device=dev)
-        return self.cache.batch(ci, si)
+        si = torch.randint(p, (n - identity,), generator=self.generator, device=dev)
+        return self.cache.batch(ci, si, identity)

@@ -2,23 +2,30 @@
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from pathlib import Path
 
 from stylecam.errors import UserError
 from stylecam.options import parser as make_parser
 
+from .losses import LossWeights
+
 HELP = "Train the AdaIN decoder (Huang & Belongie 2017) on folders of photos and paintings."
 EXAMPLES = """  python -m train --content data/train/content --style data/train/style \\
       --val-content data/val/content --val-style data/val/style --out runs/gpu --minutes 8
   python -m train ... --out runs/cpu --device cpu --crop 128 --short-side 256 --batch 4 --cache-features
   python -m train ... --out runs/more --init-from assets/decoder.pt --minutes 5   (warm start, fresh Adam)
+  python -m train ... --val-content data/val/content data/val/people --stability-weight 100 --stability-warp 2
   python -m train ... --out runs/gpu --resume runs/gpu/checkpoint.pt              (exact continuation)
   torchrun --nproc_per_node 4 -m train ... --out runs/ddp                         (one process per GPU)
 
 Defaults are the paper's recipe: batch 8, shorter side 512 then random 256
 crops (with scale jitter and flips), Adam lr 1e-4 decayed as lr/(1+5e-5*iter),
-style weight 10. Training stops at --iterations or --minutes, whichever comes
+style weight 10. On top of it, by default, a quarter of each batch learns to
+give the photo back (AdaIN with the photo's own statistics is the identity:
+the α = 0 end of the strength dial); --stability-weight adds MCCNet's
+noise-and-warp regularization against flicker. Training stops at --iterations or --minutes, whichever comes
 first. The decoder (fp16) and a JSON of figures are written to OUT/decoder.pt
 every --export-every seconds, so a killed run still leaves a usable decoder.
 Install one with: cp OUT/decoder.pt OUT/decoder.json assets/
@@ -30,7 +37,7 @@ class TrainConfig:
     content: Path
     style: Path
     out: Path
-    val_content: Path | None = None
+    val_content: tuple[Path, ...] = ()   # one or more folders of photos, each reported on its own
     val_style: Path | None = None
     # the paper's recipe
     batch: int = 8
@@ -40,6 +47,17 @@ class TrainConfig:
     lr: float = 1e-4
     lr_decay: float = 5e-5
     style_weight: float = 10.0
+    # faithfulness and steadiness (issue 9): see train/losses.py
+    identity_share: float = 0.25      # of each batch: photos that are their own style (2 of 8)
+    # weights set by gradient balance on the shipped decoder (256-px crops of data/train): with these
+    # the pixel term's and the feature term's gradients are each about 0.6 of the style term's
+    # (norms 117, 129 vs 195); at weight 1 the pixel term's was 12, i.e. nothing
+    identity_pixel_weight: float = 10.0
+    identity_feature_weight: float = 1.0
+    # off by default; on the shipped decoder weight 1 gives a gradient of 0.06 (noise) / 0.09 (2-px warp)
+    # against the style term's 243 (192-px crops): about 1000 makes it matter
+    stability_weight: float = 0.0
+    stability_warp: float = 0.0       # pixels of random smooth warp in the stability pair; 0: noise only
     iterations: int = 160_000
     minutes: float = 0.0              # wall-clock limit of the training loop; 0 = none
     seed: int = 0
@@ -67,14 +85,23 @@ class TrainConfig:
 
     def as_meta(self) -> dict:
         """JSON-friendly copy (paths as strings)."""
-        return {k: (str(v) if isinstance(v, Path) else v) for k, v in dataclasses.asdict(self).items()}
+        def plain(v):
+            if isinstance(v, Path):
+                return str(v)
+            return [plain(x) for x in v] if isinstance(v, (tuple, list)) else v
+        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
+
+    def loss_weights(self) -> LossWeights:
+        return LossWeights(self.style_weight, self.identity_pixel_weight, self.identity_feature_weight,
+                           self.stability_weight, self.stability_warp)
 
 
 def add_arguments(p) -> None:
     d = TrainConfig
     p.add_argument("--content", required=True, help="folder of content photos")
     p.add_argument("--style", required=True, help="folder of style paintings")
-    p.add_argument("--val-content", help="folder of validation photos (optional)")
+    p.add_argument("--val-content", nargs="+", metavar="FOLDER",
+                   help="one or more folders of validation photos, each reported on its own (optional)")
     p.add_argument("--val-style", help="folder of validation paintings (optional)")
     p.add_argument("--out", required=True, help="output folder (created): decoder.pt, decoder.json, samples")
     g = p.add_argument_group("recipe")
@@ -88,6 +115,19 @@ def add_arguments(p) -> None:
     g.add_argument("--lr-decay", type=float, default=d.lr_decay,
                    help=f"lr / (1 + decay * iteration) (default {d.lr_decay})")
     g.add_argument("--style-weight", type=float, default=d.style_weight, help=f"lambda (default {d.style_weight})")
+    g.add_argument("--identity-share", type=float, default=d.identity_share,
+                   help=f"share of each batch whose style is the photo itself, to be given back "
+                        f"(default {d.identity_share}; 0: off)")
+    g.add_argument("--identity-pixel-weight", type=float, default=d.identity_pixel_weight,
+                   help=f"weight of the L1 pixel distance of identity samples (default {d.identity_pixel_weight})")
+    g.add_argument("--identity-feature-weight", type=float, default=d.identity_feature_weight,
+                   help=f"weight of their VGG feature distance, relu1_1..relu4_1 (default {d.identity_feature_weight})")
+    g.add_argument("--stability-weight", type=float, default=d.stability_weight,
+                   help="weight of the output difference between a photo and its noisy, warped copy "
+                        f"(default {d.stability_weight}: off)")
+    g.add_argument("--stability-warp", type=float, default=d.stability_warp, metavar="PIXELS",
+                   help=f"largest displacement of the stability pair's random smooth warp (default {d.stability_warp}: "
+                        "noise only)")
     g.add_argument("--iterations", type=int, default=d.iterations, help=f"stop after this many (default {d.iterations})")
     g.add_argument("--minutes", type=float, default=d.minutes, help="stop after this much training time (0: no limit)")
     g.add_argument("--seed", type=int, default=d.seed)
@@ -129,33 +169,59 @@ def _path(value) -> Path | None:
     return Path(value) if value else None
 
 
+# every float option: (lowest, highest, lowest allowed, highest allowed); all must be finite
+FLOAT_RANGES = {
+    "scale_jitter": (0.0, 1.0, True, False),
+    "lr": (0.0, 1.0, False, True),
+    "lr_decay": (0.0, 1.0, True, True),
+    "style_weight": (0.0, 1e6, True, True),
+    "identity_share": (0.0, 1.0, True, True),
+    "identity_pixel_weight": (0.0, 1e6, True, True),
+    "identity_feature_weight": (0.0, 1e6, True, True),
+    "stability_weight": (0.0, 1e6, True, True),
+    "stability_warp": (0.0, 64.0, True, True),
+    "minutes": (0.0, 1e6, True, True),
+    "export_every": (0.0, 1e6, False, True),
+}
+
+
+def check_floats(args) -> None:
+    """Every float option finite and in range, before anything is created."""
+    for name, (low, high, low_ok, high_ok) in FLOAT_RANGES.items():
+        value = getattr(args, name)
+        inside = (low <= value if low_ok else low < value) and (value <= high if high_ok else value < high)
+        if not (math.isfinite(value) and inside):
+            span = f"{'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
+            raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number in {span}")
+
+
 def config_from_args(args) -> TrainConfig:
     positive = {"--batch": args.batch, "--crop": args.crop, "--short-side": args.short_side,
                 "--iterations": args.iterations, "--log-every": args.log_every,
                 "--val-every": args.val_every, "--checkpoint-every": args.checkpoint_every,
                 "--cache-pool": args.cache_pool, "--val-size": args.val_size,
                 "--val-style-size": args.val_style_size, "--val-pairs": args.val_pairs,
-                "--sheet-cell": args.sheet_cell, "--export-every": args.export_every}
+                "--sheet-cell": args.sheet_cell}
     for flag, value in positive.items():
         if value <= 0:
             raise UserError(f"{flag} {value}: must be positive")
+    check_floats(args)
     if args.crop < 16 or args.crop % 8:
         raise UserError(f"--crop {args.crop}: must be a multiple of 8, at least 16")
-    if not 0 <= args.scale_jitter < 1:
-        raise UserError(f"--scale-jitter {args.scale_jitter}: must be in [0, 1)")
-    if args.lr <= 0 or args.lr_decay < 0 or args.style_weight < 0 or args.minutes < 0:
-        raise UserError("--lr must be positive; --lr-decay, --style-weight and --minutes not negative")
     if args.resume and args.init_from:
         raise UserError("--resume continues a run, --init-from starts a new one from a decoder: give one")
-    if (args.val_content is None) != (args.val_style is None):
+    if bool(args.val_content) != bool(args.val_style):
         raise UserError("give both --val-content and --val-style, or neither")
     out = Path(args.out)
     checkpoint = out / "checkpoint.pt" if args.checkpoint is None else _path(args.checkpoint)
     return TrainConfig(
         content=Path(args.content), style=Path(args.style), out=out,
-        val_content=_path(args.val_content), val_style=_path(args.val_style),
+        val_content=tuple(Path(v) for v in args.val_content or ()), val_style=_path(args.val_style),
         batch=args.batch, crop=args.crop, short_side=args.short_side, scale_jitter=args.scale_jitter,
         lr=args.lr, lr_decay=args.lr_decay, style_weight=args.style_weight,
+        identity_share=args.identity_share, identity_pixel_weight=args.identity_pixel_weight,
+        identity_feature_weight=args.identity_feature_weight, stability_weight=args.stability_weight,
+        stability_warp=args.stability_warp,
         iterations=args.iterations, minutes=args.minutes, seed=args.seed,
         device=args.device, precision=args.precision, channels_last=args.channels_last,
         compile=args.compile, cache_features=args.cache_features, cache_pool=args.cache_pool,

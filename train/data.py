@@ -1,8 +1,9 @@
 """Training images held on the training device, and random crops taken there.
 
-A CPU DataLoader would starve a GPU, and the data sets are small (tens of
+A CPU DataLoader would starve a GPU, and the data sets are small (hundreds of
 images), so every image is decoded once, resized so its shorter side is the
-recipe's, and kept on the device as uint8. A batch of crops (scale jitter,
+recipe's, and kept on the device as uint8 (data/train, 346 photos and 404
+paintings, at shorter side 256: 0.95 GB padded, loaded in 10 s on the 2-core CPU). A batch of crops (scale jitter,
 random position, horizontal flip) is then one gather and one ``grid_sample``.
 """
 from __future__ import annotations

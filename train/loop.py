@@ -20,9 +20,9 @@ from .batches import CachedBatches, LiveBatches
 from .checkpoint import init_decoder, load_checkpoint, restore, save_checkpoint
 from .config import TrainConfig
 from .data import load_pool, read_named
-from .evaluate import prepare, score_pairs, summarize
-from .losses import LossTerms, decoder_loss
-from .progress import LAYERS, Progress
+from .evaluate import prepare, reconstruct, score_pairs, set_names, summarize
+from .losses import TERMS, LossTerms, decoder_loss, identity_count
+from .progress import Progress
 
 
 def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
@@ -47,15 +47,19 @@ def device_name(device: torch.device) -> str:
     return f"{cpu_model()} CPU, {torch.get_num_threads()} threads"
 
 
+# options added after the first checkpoints were written (a resumed older run starts them at this run's values)
+NEW_OPTIONS = ("identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
+               "stability_warp")
+
+
 class Trainer:
     def __init__(self, cfg: TrainConfig, log=print):
         self.cfg, self.log = cfg, log
         self.info, self.device = distributed.setup(cfg.device)
-        self._check_out()
-        if self.info.main:
-            cfg.out.mkdir(parents=True, exist_ok=True)
+        self._check_out()          # OUT is created only once every input has loaded (end of __init__)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True      # fixed crop size: autotune once
+        self.weights = cfg.loss_weights()
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         # off unless asked: on an H100 bf16 + channels_last trained slower than fp32 (273 vs 295 img/s),
         # reflection padding being slow in NHWC (README, "Training")
@@ -75,6 +79,7 @@ class Trainer:
             state = load_checkpoint(cfg.resume)
             self.iteration, self.image_steps, self.prior_seconds = restore(
                 state, self.decoder, self.optimizer, self.generator, log)
+            self._note_new_options(state.get("config") or {})
             if self.info.rank:         # each process keeps its own stream of crops
                 self.generator.manual_seed(cfg.seed + 1000 * self.info.rank + self.iteration)
 
@@ -96,6 +101,8 @@ class Trainer:
         self.val = self._load_val() if self.info.main else None
         self.last_loss: dict = {}
         self.last_val: dict = {}
+        if self.info.main:
+            cfg.out.mkdir(parents=True, exist_ok=True)
 
     # --- setup helpers -------------------------------------------------------
     def _check_out(self) -> None:
@@ -109,16 +116,28 @@ class Trainer:
         if target.exists() and not (cfg.overwrite or cfg.resume):
             raise UserError(f"{target} already exists; pass --overwrite to replace it (or --resume a checkpoint)")
 
+    def _note_new_options(self, saved: dict) -> None:
+        """A checkpoint written before the identity and stability terms: say they start now."""
+        new = [k for k in NEW_OPTIONS if k not in saved]
+        if new and self.info.main:
+            self.log(f"checkpoint predates {', '.join('--' + k.replace('_', '-') for k in new)}: "
+                     f"these start now at {', '.join(f'{getattr(self.cfg, k):g}' for k in new)}")
+
     def _load_val(self):
         cfg = self.cfg
-        if cfg.val_content is None:
+        if not cfg.val_content:
             return None
-        photo_names, photos = read_named(cfg.val_content, "--val-content", self.log)
+        sets, photo_names, photos = [], [], []
+        for name, folder in zip(set_names(list(cfg.val_content)), cfg.val_content):
+            names, images = read_named(folder, "--val-content", self.log)
+            sets += [name] * len(images)
+            photo_names += names
+            photos += images
         style_names, styles = read_named(cfg.val_style, "--val-style", self.log)
         n = min(cfg.val_pairs, max(len(photos), len(styles)))
-        pairs = [(i % len(photos), i % len(styles)) for i in range(n)]
+        pairs = [(i * len(photos) // n, i % len(styles)) for i in range(n)]    # photos spread over every set
         return {"photos": prepare(photos, cfg.val_size), "styles": prepare(styles, cfg.val_style_size),
-                "names": (photo_names, style_names), "pairs": pairs}
+                "names": (photo_names, style_names), "sets": sets, "pairs": pairs}
 
     # --- one iteration -------------------------------------------------------
     def lr_at(self, iteration: int) -> float:
@@ -134,9 +153,10 @@ class Trainer:
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.iteration)
         with self.autocast():
-            content_feat, style = self.batches.next(self.cfg.batch)
-            terms = decoder_loss(self.step_encoder, self.step_decoder, content_feat, style,
-                                 self.cfg.style_weight, self.memory_format)
+            batch = self.batches.next(self.cfg.batch,
+                                      identity_count(self.cfg.batch, self.cfg.identity_share, self.generator))
+            terms = decoder_loss(self.step_encoder, self.step_decoder, batch, self.weights,
+                                 self.generator, self.memory_format)
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         self.optimizer.step()
@@ -155,23 +175,25 @@ class Trainer:
                 f"{len(self.content)} content / {len(self.style)} style images, "
                 f"{'feature cache' if cfg.cache_features else 'live encoding'}; from iteration {self.iteration}")
         progress = Progress(cfg, start_iteration, self.image_steps, log)
-        acc = torch.zeros(1 + len(LAYERS), device=self.device)     # content, style per layer
-        acc_n, next_export = 0, time.monotonic() + cfg.export_every
+        acc = torch.zeros(len(TERMS), device=self.device)           # sums of losses.TERMS
+        acc_n = [0] * len(TERMS)                                    # batches that had each term
+        next_export = time.monotonic() + cfg.export_every
         try:
             while self.iteration < cfg.iterations:
                 terms = self.step()
-                acc += torch.cat([terms.content[None], terms.style])
-                acc_n += 1
+                acc += terms.parts
+                acc_n = [n + p for n, p in zip(acc_n, terms.present)]
                 it = self.iteration
                 at_log = it % cfg.log_every == 0
                 over_time = bool(cfg.minutes) and progress.train_seconds() >= cfg.minutes * 60
                 stop = distributed.any_true(over_time, self.info, self.device) if (at_log or not self.info.active) else False
                 done = stop or it >= cfg.iterations
                 if at_log or done:
-                    self.last_loss = progress.report(it, self.image_steps, (acc / max(acc_n, 1)).tolist(),
-                                                     self.lr_at(it), cfg.style_weight, self.info.main)
+                    means = [s / n if n else None for s, n in zip(acc.tolist(), acc_n)]
+                    self.last_loss = progress.report(it, self.image_steps, means, self.lr_at(it),
+                                                     self.weights.vector(), self.info.main)
                     acc.zero_()
-                    acc_n = 0
+                    acc_n = [0] * len(TERMS)
                     if not math.isfinite(self.last_loss["loss"]):
                         raise UserError(f"the loss is not finite at iteration {it}: stopping; the decoder "
                                         f"last written to {cfg.out} (if any) is kept")
@@ -202,16 +224,24 @@ class Trainer:
         v = self.val
         self.decoder.eval()
         rows, outputs = score_pairs(self.encoder, self.decoder, v["photos"], v["styles"], v["pairs"], self.device)
+        shown = sorted({i for i, _ in v["pairs"]})
+        ssim0, alpha0 = reconstruct(self.encoder, self.decoder, [v["photos"][i] for i in shown], self.device)
         self.decoder.train()
-        self.last_val = {**summarize(rows), "pairs": len(rows), "iteration": self.iteration}
+        self.last_val = {**summarize(rows, ssim0), "pairs": len(rows), "iteration": self.iteration, "sets": {
+            name: summarize([r for r in rows if v["sets"][r["content"]] == name],
+                            [s for i, s in zip(shown, ssim0) if v["sets"][i] == name])
+            for name in dict.fromkeys(v["sets"][i] for i in shown)}}
         m = self.last_val
         self.log(f"val @ {self.iteration}: content {m['content_loss']:.4f}  style {m['style_loss']:.4f}  "
-                 f"(photo {m['style_loss_photo']:.4f}, ratio {m['style_ratio']:.3f})")
+                 f"(photo {m['style_loss_photo']:.4f}, ratio {m['style_ratio']:.3f})  SSIM "
+                 + "  ".join(f"{name} a0 {f['ssim_alpha0']:.3f} a1 {f['ssim_alpha1']:.3f}"
+                             for name, f in m["sets"].items()))
         photo_names, style_names = v["names"]
-        grid_rows = [[v["photos"][i], v["styles"][j], outputs[(i, j)]] for i, j in v["pairs"]]
+        at = dict(zip(shown, alpha0))
+        grid_rows = [[v["photos"][i], at[i], v["styles"][j], outputs[(i, j)]] for i, j in v["pairs"]]
         labels = [f"{photo_names[i]} x {style_names[j]}" for i, j in v["pairs"]]
         write_image(self.cfg.out / "val_samples.png",
-                    contact_sheet(grid_rows, ["photo", "style", f"output @ {self.iteration}"], labels,
+                    contact_sheet(grid_rows, ["photo", "alpha 0", "style", f"output @ {self.iteration}"], labels,
                                   self.cfg.sheet_cell))
         return self.last_val
 
@@ -235,10 +265,15 @@ class Trainer:
             "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "data": {"content": str(cfg.content), "style": str(cfg.style),
                      "content_images": len(self.content), "style_images": len(self.style),
-                     "val_content": str(cfg.val_content) if cfg.val_content else None,
+                     "val_content": [str(f) for f in cfg.val_content],
+                     "val_photos": len(self.val["photos"]) if self.val else 0,
+                     "val_styles": len(self.val["styles"]) if self.val else 0,
                      "val_style": str(cfg.val_style) if cfg.val_style else None},
             "recipe": {k: getattr(cfg, k) for k in ("batch", "crop", "short_side", "scale_jitter", "lr",
-                                                    "lr_decay", "style_weight", "cache_features", "seed")},
+                                                    "lr_decay", "style_weight", "identity_share",
+                                                    "identity_pixel_weight", "identity_feature_weight",
+                                                    "stability_weight", "stability_warp", "cache_features",
+                                                    "cache_pool", "seed")},
             "init_from": self._init_meta(),
             "resumed_from": str(cfg.resume) if cfg.resume else None,
             "loss": self.last_loss,

@@ -9,8 +9,11 @@ import contextlib
 import time
 
 from .config import TrainConfig
+from .losses import LAYERS, TERMS
 
-LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
+
+def fmt(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
 
 
 def fmt_duration(seconds: float) -> str:
@@ -26,45 +29,55 @@ class Progress:
         self.start_iteration, self.start_images = start_iteration, start_images
         self.t0 = time.monotonic()
         self.paused_s = 0.0
+        self.pause_start: float | None = None       # inside paused(): exports write the time so far
         self.last = (self.t0, start_images)            # (clock, images) at the previous report
         self.history: list[dict] = []
 
     def train_seconds(self) -> float:
-        return time.monotonic() - self.t0 - self.paused_s
+        now = time.monotonic()
+        pausing = now - self.pause_start if self.pause_start is not None else 0.0
+        return now - self.t0 - self.paused_s - pausing
 
     @contextlib.contextmanager
     def paused(self):
-        t = time.monotonic()
+        self.pause_start = time.monotonic()
         try:
             yield
         finally:
-            self.paused_s += time.monotonic() - t
+            self.paused_s += time.monotonic() - self.pause_start
+            self.pause_start = None
 
     def images_per_s(self) -> float:
         return 0.0 if not self.history else self.history[-1]["images_per_s_mean"]
 
-    def report(self, iteration: int, images: int, means: list[float], lr: float, style_weight: float,
+    def report(self, iteration: int, images: int, means: list[float], lr: float, weights: list[float],
                show: bool) -> dict:
-        """means: content, then style per layer (averaged since the last report)."""
+        """means: per loss term (losses.TERMS), averaged since the last report; None: no sample had it."""
         now, secs = time.monotonic(), self.train_seconds()
         clock, imgs = self.last
         interval = max(now - clock, 1e-9)
         rate = (images - imgs) / interval
         mean_rate = (images - self.start_images) / max(secs, 1e-9)
         self.last = (now, images)
-        content, style = means[0], means[1:]
-        total = content + style_weight * sum(style)
+        total = sum(w * m for w, m in zip(weights, means) if w and m is not None)
+        terms = dict(zip(TERMS, means))
+        style = [terms[f"style_{layer}"] for layer in LAYERS]
         its_per_s = (iteration - self.start_iteration) / max(secs, 1e-9)
         eta = (self.cfg.iterations - iteration) / max(its_per_s, 1e-9)
         if self.cfg.minutes:
             eta = min(eta, self.cfg.minutes * 60 - secs)
-        entry = {"iteration": iteration, "loss": total, "content": content,
-                 "style": dict(zip(LAYERS, style)), "lr": lr, "images_per_s": rate,
-                 "images_per_s_mean": mean_rate, "seconds": secs}
+        entry = {"iteration": iteration, "loss": total, "content": terms["content"],
+                 "style": dict(zip(LAYERS, style)),
+                 **{k: terms[k] for k in ("identity_pixel", "identity_feature", "stability")},
+                 "lr": lr, "images_per_s": rate, "images_per_s_mean": mean_rate, "seconds": secs}
         self.history.append(entry)
         if show:
-            layers = " ".join(f"{v:.4f}" for v in style)
-            self.log(f"it {iteration}/{self.cfg.iterations}  loss {total:.4f}  content {content:.4f}  "
-                     f"style {sum(style):.4f} [{layers}]  lr {lr:.2e}  {rate:.1f} img/s  "
+            layers = " ".join(fmt(v) for v in style)
+            extra = f"  identity px {fmt(terms['identity_pixel'])} feat {fmt(terms['identity_feature'])}"
+            if terms["stability"] is not None:
+                extra += f"  stability {fmt(terms['stability'], 5)}"
+            self.log(f"it {iteration}/{self.cfg.iterations}  loss {total:.4f}  content {fmt(terms['content'])}  "
+                     f"style {fmt(sum(style) if None not in style else None)} [{layers}]{extra}  lr {lr:.2e}  {rate:.1f} img/s  "
                      f"elapsed {fmt_duration(secs)}  ETA {fmt_duration(eta)}")
-        return {k: entry[k] for k in ("iteration", "loss", "content", "style")}
+        return {k: entry[k] for k in ("iteration", "loss", "content", "style", "identity_pixel",
+                                      "identity_feature", "stability")}

@@ -38,7 +38,7 @@ def probe(base: TrainConfig, name: str, seconds: float, warmup: int, log) -> dic
     precision, channels_last = SETTINGS[name]
     with tempfile.TemporaryDirectory() as tmp:
         cfg = replace(base, out=Path(tmp), precision=precision, channels_last=channels_last,
-                      checkpoint=None, val_content=None, val_style=None)
+                      checkpoint=None, val_content=(), val_style=None)
         trainer = Trainer(cfg, log)
         dev = trainer.device
         for _ in range(warmup):
