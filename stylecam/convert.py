@@ -76,10 +76,18 @@ class StyleGraph(nn.Module):
         return mean[0], std[0]
 
 
+def _vgg(model: StyleTransfer):
+    """The VGG the style statistics come from (the full model's content encoder too; lite: style only)."""
+    return getattr(model, "style_encoder", model.encoder)
+
+
 def model_hash(model: StyleTransfer) -> str:
-    """Identifies the weights (decoder tensors + encoder version), whatever file they came from."""
-    h = hashlib.sha256(model.encoder.version.encode())
-    for name, t in sorted(model.decoder.state_dict().items()):
+    """Identifies the weights (trained tensors + VGG version), whatever file they came from."""
+    h = hashlib.sha256(_vgg(model).version.encode())
+    trained = dict(model.decoder.state_dict())
+    if model.encoder is not _vgg(model):       # the lite model trains its content encoder too
+        trained.update({f"encoder.{k}": v for k, v in model.encoder.state_dict().items()})
+    for name, t in sorted(trained.items()):
         h.update(name.encode())
         h.update(t.detach().float().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()[:16]
@@ -110,7 +118,8 @@ def _metadata(model: StyleTransfer, graph: str, precision: str, extra: dict) -> 
                             "style_mean, style_std: float32 (512,), biased variance, eps 1e-5"),
         "stylecam.normalization": ("RGB/255 into VGG-19 with Caffe pre-processing folded into conv1_1 "
                                    "and per-channel vgg_normalised scaling"),
-        "stylecam.encoder_version": model.encoder.version,
+        "stylecam.model": getattr(model, "kind", "full"),
+        "stylecam.encoder_version": _vgg(model).version,
         "stylecam.weights_hash": model_hash(model),
     }
     meta.update({f"stylecam.{k}": str(v) for k, v in extra.items()})
