@@ -4,8 +4,9 @@ Figures per folder, averaged over its pairs (the full trainer's, plus SSIM):
 - style_loss: Σ over relu1_1 … relu4_1 of MSE of μ and σ against the painting, at α = 1;
 - content_loss: relu4_1 of the output against the AdaIN target t = AdaIN(f(c), f(s));
 - ssim_alpha1, ssim_alpha0: greyscale SSIM of the output at α = 1 and α = 0 against the photo;
-each for the student and for the teacher, so the sheet of targets (style ≤ 1.35× the
-teacher's, SSIM at most 0.03 lower) reads off the JSON directly.
+each for the student and for the teacher, so the targets (style ≤ 1.35× the teacher's,
+SSIM at most 0.03 lower) read off the JSON directly; photo_style_loss, the unstylized
+photo's style loss, is the baseline a stylization must beat.
 """
 from __future__ import annotations
 
@@ -87,6 +88,7 @@ class Validation:
                         vgg, outs[who], t, style_stats[j])
                     row[f"{who}_ssim_alpha1"] = ssim(outs[who], photo)
                     row[f"{who}_ssim_alpha0"] = ssim(outs[f"{who}0"], photo)
+                row["photo_style_loss"] = style_content_loss(vgg, photo, t, style_stats[j])[1]   # the baseline
                 rows.append(row)
                 grid.append([photos[i], self.styles[j]] + [from_tensor(outs[k]) for k in
                                                            ("teacher", "student", "student0")])

@@ -278,7 +278,7 @@ class LiteTrainer:
         self.last_loss = {"iteration": it, "loss": loss, **dict(zip(TERMS, means))}
         self.history.append({**self.last_loss, "lr": self.lr_at(it), "images_per_s": rate,
                              "images_per_s_mean": mean_rate, "seconds": secs})
-        parts = "  ".join(f"{t} {m:.4f}" for t, m, w in zip(TERMS, means, weights) if w)
+        parts = "  ".join(f"{t} {m:.4g}" for t, m, w in zip(TERMS, means, weights) if w)
         self.log(f"it {it}/{cfg.iterations}  loss {loss:.4f}  {parts}  lr {self.lr_at(it):.2e}  "
                  f"{rate:.1f} img/s  elapsed {fmt_duration(secs)}  ETA {fmt_duration(eta)}")
 
