@@ -241,3 +241,12 @@ def test_student_exports_to_onnx_and_matches_torch(lite, tmp_path):
             want = to_bgr_uint8(lite(from_bgr_uint8(torch.from_numpy(frame)[None]), mean, std, 0.7))[0].numpy()
         assert got.shape == (h, w, 3) and want.std() > 10
         assert np.abs(got.astype(int) - want).max() <= 1
+
+
+def test_help_names_the_recipe(capsys):
+    from train.lite import main
+    with pytest.raises(SystemExit) as e:
+        main(["--help"])
+    assert e.value.code == 0
+    text = capsys.readouterr().out
+    assert "--teacher" in text and "--cache-pool" in text and "cp OUT/lite.pt OUT/lite.json assets/" in text
