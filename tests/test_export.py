@@ -108,7 +108,13 @@ def test_style_graph_matches_style_stats(lively_model, exported):
 
 
 # The networks whose graphs are checked; each factory gets the pytest request (the lite model joins here).
-MODEL_FACTORIES = {"full": lambda request: request.getfixturevalue("lively_model")}
+def _lite(request):
+    from stylecam.lite import LiteStyleTransfer
+    torch.manual_seed(0)
+    return LiteStyleTransfer(request.getfixturevalue("lively_model").style_encoder).eval()
+
+
+MODEL_FACTORIES = {"full": lambda request: request.getfixturevalue("lively_model"), "lite": _lite}
 GRAPH_VARIANTS = [("frame", "fp32"), ("frame", "fp16"), ("encoder", "fp32"), ("encoder", "fp16"),
                   ("decoder", "fp32"), ("decoder", "fp16"), ("style", "fp32")]
 
