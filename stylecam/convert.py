@@ -67,7 +67,7 @@ class StyleGraph(nn.Module):
 
     def __init__(self, model: StyleTransfer):
         super().__init__()
-        self.encoder = model.encoder
+        self.encoder = _vgg(model)
         self.eps = model.config.eps
 
     def forward(self, image):
