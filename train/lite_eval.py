@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import cv2
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from stylecam.adain import adain, calc_mean_std
 from stylecam.images import from_tensor, to_tensor, write_image
@@ -25,22 +25,24 @@ from stylecam.sheet import contact_sheet
 from .data import read_named
 from .evaluate import prepare
 
-LUMA = (0.299, 0.587, 0.114)
+SSIM_WINDOW, SSIM_C1, SSIM_C2 = 7, 0.01 ** 2, 0.03 ** 2
 
 
-def ssim(a: torch.Tensor, b: torch.Tensor) -> float:
-    """Greyscale SSIM (Wang et al. 2004: 11×11 Gaussian window, σ 1.5) of two (1, 3, H, W) [0, 1] images."""
-    luma = torch.tensor(LUMA, device=a.device)[None, :, None, None]
-    x, y = (a.float() * luma).sum(1, keepdim=True), (b.float() * luma).sum(1, keepdim=True)   # (1, 1, H, W)
-    g = torch.exp(-(torch.arange(11, device=a.device) - 5.0).square() / (2 * 1.5 ** 2))
-    g = g / g.sum()
-    win = (g[:, None] * g[None, :])[None, None]                                              # (1, 1, 11, 11)
-    blur = lambda t: F.conv2d(t, win)   # noqa: E731 — 'valid' windows only, as the reference code
-    mx, my = blur(x), blur(y)
-    vx, vy, cov = blur(x * x) - mx * mx, blur(y * y) - my * my, blur(x * y) - mx * my
-    c1, c2 = 0.01 ** 2, 0.03 ** 2
-    s = ((2 * mx * my + c1) * (2 * cov + c2)) / ((mx * mx + my * my + c1) * (vx + vy + c2))
-    return s.mean().item()
+def ssim(a: np.ndarray, b: np.ndarray) -> float:
+    """Greyscale SSIM (Wang et al. 2004) of two RGB uint8 images of one size, as
+    skimage.metrics.structural_similarity(data_range=1) computes it: a 7×7 uniform window,
+    sample covariances, the mean over pixels at least 3 from the border. (The same figure
+    as the full trainer's evaluation, so the lite and full SSIMs compare.)"""
+    x, y = (cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float64) / 255 for im in (a, b))
+    mean = lambda z: cv2.blur(z, (SSIM_WINDOW, SSIM_WINDOW), borderType=cv2.BORDER_REFLECT)  # noqa: E731
+    n = SSIM_WINDOW ** 2
+    mx, my = mean(x), mean(y)
+    vx = (mean(x * x) - mx * mx) * n / (n - 1)
+    vy = (mean(y * y) - my * my) * n / (n - 1)
+    cov = (mean(x * y) - mx * my) * n / (n - 1)
+    s = ((2 * mx * my + SSIM_C1) * (2 * cov + SSIM_C2)) / ((mx * mx + my * my + SSIM_C1) * (vx + vy + SSIM_C2))
+    pad = (SSIM_WINDOW - 1) // 2
+    return float(s[pad:-pad, pad:-pad].mean())
 
 
 def style_content_loss(vgg, image: torch.Tensor, t: torch.Tensor, style: list) -> tuple[float, float]:
@@ -82,16 +84,16 @@ class Validation:
                 t = adain(vgg(photo), mean, std)
                 outs = {"teacher": teacher(photo, mean, std, 1.0), "teacher0": teacher(photo, mean, std, 0.0),
                         "student": student(photo, mean, std, 1.0), "student0": student(photo, mean, std, 0.0)}
+                rgb = {k: from_tensor(v) for k, v in outs.items()}
                 row = {}
                 for who in ("teacher", "student"):
                     row[f"{who}_content_loss"], row[f"{who}_style_loss"] = style_content_loss(
                         vgg, outs[who], t, style_stats[j])
-                    row[f"{who}_ssim_alpha1"] = ssim(outs[who], photo)
-                    row[f"{who}_ssim_alpha0"] = ssim(outs[f"{who}0"], photo)
+                    row[f"{who}_ssim_alpha1"] = ssim(rgb[who], photos[i])
+                    row[f"{who}_ssim_alpha0"] = ssim(rgb[f"{who}0"], photos[i])
                 row["photo_style_loss"] = style_content_loss(vgg, photo, t, style_stats[j])[1]   # the baseline
                 rows.append(row)
-                grid.append([photos[i], self.styles[j]] + [from_tensor(outs[k]) for k in
-                                                           ("teacher", "student", "student0")])
+                grid.append([photos[i], self.styles[j], rgb["teacher"], rgb["student"], rgb["student0"]])
                 row_labels.append(f"{names[i]} x {self.style_names[j]}")
             mean_row = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
             mean_row["style_ratio"] = mean_row["student_style_loss"] / max(mean_row["teacher_style_loss"], 1e-12)
