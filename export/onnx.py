@@ -13,9 +13,11 @@ EXAMPLES = """examples:
   python -m export.onnx -o stylecam.onnx
   python -m export.onnx --decoder runs/mine/decoder.pt -o mine.onnx --style-graph mine_style.onnx
   python -m export.onnx --precision fp16 -o stylecam_fp16.onnx --check photo.jpg
+  python -m export.onnx --model lite                     (-> stylecam-lite.onnx, the student)
 
-The frame graph: frame (uint8 H×W×3 BGR, sides multiples of 8) + style_mean,
-style_std (float32 512) + alpha (float32 scalar) -> stylized (uint8 H×W×3 BGR).
+The frame graph: frame (uint8 H×W×3 BGR, sides multiples of 8; lite: of 4) +
+style_mean, style_std (float32 512) + alpha (float32 scalar) -> stylized (uint8
+H×W×3 BGR), the same contract for both networks (metadata stylecam.model).
 Dynamo exporter, opset 20 (parsed by TensorRT 10). Use it with
   stylecam ... --backend onnxruntime --onnx stylecam.onnx
 """
@@ -23,55 +25,59 @@ Dynamo exporter, opset 20 (parsed by TensorRT 10). Use it with
 
 @dataclass(frozen=True)
 class ExportOptions:
-    out: Path
+    out: Path | None            # None: stylecam.onnx, or stylecam-lite.onnx for the lite network
     style_graph: Path | None
-    decoder: str | None
+    runtime: object             # stylecam.options.RuntimeOptions: --model, --decoder, --lite
     precision: str
     check: Path | None
     overwrite: bool
 
 
 def parse(argv: list[str] | None) -> ExportOptions:
-    from stylecam.options import parser
+    from stylecam.options import RuntimeOptions, add_model_arguments, parser
     p = parser("python -m export.onnx", "Export stylecam's network as one ONNX graph.", EXAMPLES.split("\n", 1)[1])
-    p.add_argument("-o", "--out", default="stylecam.onnx", help="frame graph file (default stylecam.onnx)")
+    p.add_argument("-o", "--out", help="frame graph file (default stylecam.onnx; stylecam-lite.onnx for the lite network)")
     p.add_argument("--style-graph", metavar="PATH", help="also export the style encoder (image -> mean, std) here")
-    p.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
+    add_model_arguments(p)
     p.add_argument("--precision", choices=["fp32", "fp16"], default="fp32",
                    help="fp16: convolutions in half precision, AdaIN statistics kept float32 (default fp32)")
     p.add_argument("--check", metavar="IMAGE",
                    help="after export, compare ONNX Runtime with PyTorch on this image and print the difference")
     p.add_argument("--overwrite", action="store_true", help="replace existing output files")
     a = p.parse_args(argv)
-    return ExportOptions(Path(a.out), Path(a.style_graph) if a.style_graph else None, a.decoder,
+    runtime = RuntimeOptions(a.decoder, "torch", "cpu", "fp32", model=a.model, lite=a.lite)
+    return ExportOptions(Path(a.out) if a.out else None, Path(a.style_graph) if a.style_graph else None, runtime,
                          a.precision, Path(a.check) if a.check else None, a.overwrite)
 
 
 def run(opts: ExportOptions) -> int:
     from stylecam.convert import style2onnx, torch2onnx
     from stylecam.graphs import OPSET
-    from stylecam.loading import load_model
+    from stylecam.networks import choose_model, load_network
     from stylecam.safeio import atomic_output, check_input_file, check_output_file
-    if opts.out.suffix != ".onnx":
-        raise UserError(f"-o {opts.out}: give a file name ending in .onnx")
-    check_output_file(opts.out, [], opts.overwrite)
+    chosen = choose_model(opts.runtime)
+    out = opts.out or Path("stylecam.onnx" if chosen.kind == "full" else "stylecam-lite.onnx")
+    if out.suffix != ".onnx":
+        raise UserError(f"-o {out}: give a file name ending in .onnx")
+    check_output_file(out, [], opts.overwrite)
     if opts.style_graph:
-        check_output_file(opts.style_graph, [opts.out], opts.overwrite)
+        check_output_file(opts.style_graph, [out], opts.overwrite)
     if opts.check:
         check_input_file(opts.check, "--check image")
-    model = load_model(opts.decoder)
+    model = load_network(opts.runtime, chosen.kind)
+    print(chosen.report(), file=sys.stderr)
     t0 = time.perf_counter()
-    with atomic_output(opts.out, opts.overwrite) as tmp:     # never replaces a file another run wrote meanwhile
+    with atomic_output(out, opts.overwrite) as tmp:     # never replaces a file another run wrote meanwhile
         torch2onnx(model, tmp, opts.precision)
-    print(f"wrote {opts.out}  ({opts.out.stat().st_size / 1e6:.1f} MB, {opts.precision}, opset {OPSET}, "
-          f"{time.perf_counter() - t0:.0f} s)")
+    print(f"wrote {out}  ({out.stat().st_size / 1e6:.1f} MB, {chosen.kind} network, {opts.precision}, "
+          f"opset {OPSET}, {time.perf_counter() - t0:.0f} s)")
     if opts.style_graph:
         with atomic_output(opts.style_graph, opts.overwrite) as tmp:
             style2onnx(model, tmp)
         print(f"wrote {opts.style_graph}  ({opts.style_graph.stat().st_size / 1e6:.1f} MB)")
     if opts.check:
-        _check(model, opts.out, opts.check)
-    print(f"use it with: stylecam image photo.jpg -s STYLE -o out.png --backend onnxruntime --onnx {opts.out}")
+        _check(model, out, opts.check)
+    print(f"use it with: stylecam image photo.jpg -s STYLE -o out.png --backend onnxruntime --onnx {out}")
     return 0
 
 

@@ -11,13 +11,17 @@ from stylecam.errors import UserError
 EXAMPLES = """  python -m export.onnx --precision fp16 -o stylecam_fp16.onnx
   python -m export.trt --onnx stylecam_fp16.onnx -o stylecam.engine
   python -m export.trt --onnx stylecam_fp16.onnx --min 16x16 --opt 720x1280 --max 2160x3840 -o uhd.engine
+  python -m export.onnx --model lite --precision fp16 -o stylecam-lite.onnx
+  python -m export.trt --model lite                  (stylecam-lite.onnx -> stylecam-lite.engine)
 
 The network is strongly typed: the engine computes in the graph's own types, so
 the FP16 graph gives an FP16 engine whose uint8 conversions and AdaIN statistics
 stay FP32, as the graph's Casts say (--fp16 / --fp32 only check which graph it is).
 Needs TensorRT 10.x. Sizes are H×W (rows × columns), multiples of 8, at least 16;
 frames outside [min, max] are refused with a message naming the profile and the
---min/--max that would cover them. The timing cache (default: beside the engine,
+--min/--max that would cover them. --model full|lite names the network: the
+default graph and engine names follow it, and a graph of the other network is
+refused (without --model, the graph's network is built). The timing cache (default: beside the engine,
 one file per TensorRT version and GPU) makes rebuilds fast. The engine only runs
 on the same GPU model and TensorRT version: a JSON beside it records both.
 """
@@ -27,6 +31,7 @@ on the same GPU model and TensorRT version: a JSON beside it records both.
 class EngineOptions:
     onnx: Path
     out: Path
+    model: str | None           # None: whichever network the graph holds
     precision: str
     profile: object             # stylecam.tensorrt_build.Profile
     timing_cache: Path          # a file, or a folder for the per-version/GPU file
@@ -46,8 +51,11 @@ def parse(argv: list[str] | None) -> EngineOptions:
     from stylecam.options import parser
     from stylecam.tensorrt_build import Profile
     p = parser("python -m export.trt", "Build a TensorRT engine from stylecam's ONNX graph.", EXAMPLES)
-    p.add_argument("--onnx", default="stylecam.onnx", help="frame graph from python -m export.onnx")
-    p.add_argument("-o", "--out", default="stylecam.engine", help="engine file (default stylecam.engine)")
+    p.add_argument("--model", choices=["full", "lite"],
+                   help="the network the graph must hold (default: the graph's own)")
+    p.add_argument("--onnx", help="frame graph from python -m export.onnx "
+                                  "(default stylecam.onnx; stylecam-lite.onnx with --model lite)")
+    p.add_argument("-o", "--out", help="engine file (default stylecam.engine; stylecam-lite.engine with --model lite)")
     prec = p.add_mutually_exclusive_group()
     prec.add_argument("--fp16", dest="precision", action="store_const", const="fp16",
                       help="check that --onnx is the FP16 graph (its statistics stay FP32)")
@@ -66,9 +74,11 @@ def parse(argv: list[str] | None) -> EngineOptions:
     profile = Profile(_size(a.min, "--min"), _size(a.opt, "--opt"), _size(a.max, "--max"))
     if a.workspace <= 0:
         raise UserError(f"--workspace {a.workspace}: must be a positive number of GiB")
-    out = Path(a.out)
+    stem = "stylecam-lite" if a.model == "lite" else "stylecam"
+    out = Path(a.out or f"{stem}.engine")
     cache = Path(a.timing_cache) if a.timing_cache else out.parent
-    return EngineOptions(Path(a.onnx), out, a.precision, profile, cache, a.workspace, a.overwrite)
+    return EngineOptions(Path(a.onnx or f"{stem}.onnx"), out, a.model, a.precision, profile, cache, a.workspace,
+                         a.overwrite)
 
 
 def run(opts: EngineOptions) -> int:
@@ -76,15 +86,19 @@ def run(opts: EngineOptions) -> int:
     from stylecam.safeio import check_input_file, check_output_file
     from stylecam.tensorrt_build import onnx2engine, tensorrt_or_error
     tensorrt_or_error()                # first: without it nothing else here can help
+    export = f"python -m export.onnx{' --model lite' if opts.model == 'lite' else ''} -o {opts.onnx}"
     if not opts.onnx.exists():
-        raise UserError(f"--onnx graph not found: {opts.onnx}; export it first: python -m export.onnx -o {opts.onnx}")
+        raise UserError(f"--onnx graph not found: {opts.onnx}; export it first: {export}")
     check_input_file(opts.onnx, "--onnx graph")
-    check_stylecam_onnx(opts.onnx, "frame")
+    model = check_stylecam_onnx(opts.onnx, "frame").get("stylecam.model", "full")
+    if opts.model and model != opts.model:
+        raise UserError(f"--onnx {opts.onnx} holds the {model} network, not the {opts.model} one; "
+                        f"export that one with: {export}")
     check_output_file(opts.out, [opts.onnx], opts.overwrite)
     t0 = time.perf_counter()
     info = onnx2engine(opts.onnx, opts.out, opts.profile, opts.timing_cache, opts.workspace_gib, opts.precision)
-    print(f"wrote {opts.out}  ({opts.out.stat().st_size / 1e6:.1f} MB, {info['precision']}, {opts.profile}, "
-          f"built in {time.perf_counter() - t0:.0f} s; timing cache {info['timing_cache']})")
+    print(f"wrote {opts.out}  ({opts.out.stat().st_size / 1e6:.1f} MB, {model} network, {info['precision']}, "
+          f"{opts.profile}, built in {time.perf_counter() - t0:.0f} s; timing cache {info['timing_cache']})")
     if info["precision"] == "fp32" and not opts.precision:
         print("note: that is the FP32 graph's engine; the fast one comes from the FP16 graph: "
               "python -m export.onnx --precision fp16")

@@ -32,7 +32,7 @@ from .adain import calc_mean_std
 from .errors import UserError
 from .graphs import (DECODER_INPUTS, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUT, FRAME_INPUTS, FRAME_OUTPUT,
                      OPSET, PRECISIONS, PRODUCER, STYLE_INPUT, STYLE_OUTPUTS, metadata)
-from .model import from_bgr_uint8, to_bgr_uint8
+from .model import SIZE_MULTIPLE, from_bgr_uint8, to_bgr_uint8
 from .safeio import atomic_output
 
 MAX_SIDE = 8192                  # upper bound of the dynamic sides (an export-time constraint only)
@@ -184,10 +184,10 @@ def decoder2onnx(model, path: str | os.PathLike, precision: str = "fp32", extra_
 def style2onnx(model, path: str | os.PathLike, extra_meta: dict | None = None) -> Path:
     """Export the style encoder graph (float32)."""
     graph = StyleGraph(copy.deepcopy(model).cpu().float().eval())
-    size = model.config.size_multiple
+    size = SIZE_MULTIPLE            # the VGG's three poolings, whatever the network (lite: its frames take 4)
     h, w = _sides(size, size)
     program = _export(graph, (_example_frame(size),), (STYLE_INPUT,), STYLE_OUTPUTS, {STYLE_INPUT: {0: h, 1: w}})
-    return _save(program, Path(path), metadata(model, "style", "fp32", 512, extra_meta or {}))
+    return _save(program, Path(path), metadata(model, "style", "fp32", 512, extra_meta or {}, multiple=size))
 
 
 # graph -> exporter(model, path, precision): what the backends' user cache calls

@@ -74,9 +74,11 @@ def file_hash(path: str | os.PathLike, digits: int = 16) -> str:
     return h.hexdigest()[:digits]
 
 
-def metadata(model, graph: str, precision: str, channels: int, extra: dict) -> dict[str, str]:
-    """The metadata_props of an exported graph. channels: the features' C."""
-    m = model.config.size_multiple
+def metadata(model, graph: str, precision: str, channels: int, extra: dict,
+             multiple: int | None = None) -> dict[str, str]:
+    """The metadata_props of an exported graph. channels: the features' C; multiple: the sides'
+    (default the model's; the style graph's is the VGG's for both networks)."""
+    m = multiple or model.config.size_multiple
     given, gives = (text.format(m=m, c=channels) for text in DESCRIPTIONS[graph])
     meta = {
         "producer": PRODUCER,

@@ -44,7 +44,8 @@ def load_decoder(path: str | os.PathLike | None = None) -> Decoder:
     except Exception as e:  # pickle errors, truncated zips, foreign formats
         raise UserError(f"{p} is not a loadable decoder file ({type(e).__name__})") from None
     if isinstance(state, dict) and (state.get("format") == LITE_FORMAT or "lite" in state):
-        raise UserError(f"{p} is a stylecam-lite model, not a decoder of the full model: use it with --model lite")
+        raise UserError(f"{p} is a stylecam-lite model, not a decoder of the full model: use it with "
+                        f"--model lite --lite {p}")
     if isinstance(state, dict) and "decoder" in state:       # a training checkpoint
         state = state["decoder"]
     decoder = Decoder()
@@ -103,7 +104,7 @@ def read_lite(path: str | os.PathLike | None = None) -> tuple[LiteConfig, dict]:
     if not isinstance(state, dict) or state.get("format") != LITE_FORMAT:
         if isinstance(state, dict) and ("net.0.1.weight" in state or "decoder" in state):
             raise UserError(f"{p} is a decoder of the full model, not a stylecam-lite file: "
-                            f"use it with --model full (--decoder {p})")
+                            f"use it with --model full --decoder {p}")
         raise UserError(f"{p} is not a stylecam-lite file; {LITE_HINT}")
     if state.get("version") != LITE_VERSION:
         raise UserError(f"{p} is a stylecam-lite file of version {state.get('version')}, this stylecam reads "

@@ -5,8 +5,8 @@ The grammar is the same in every command:
   ``-s/--style`` is repeated instead, since a file name may hold a comma;
 - a frame size is ``WxH`` (one parser, ``frame_size``); ``--size N`` is always the longer side
   in pixels, 0 meaning the input's own;
-- every value (numbers finite and in range, --backend, --device, --precision) is checked when
-  the command line is read, before any model loads; a mistake is one line and exit status 2.
+- every value (numbers finite and in range, --model, --backend, --device, --precision) is checked
+  when the command line is read, before any model loads; a mistake is one line and exit status 2.
 """
 from __future__ import annotations
 
@@ -39,6 +39,8 @@ class RuntimeOptions:
     onnx: str | None = None               # exported frame graph for --backend onnxruntime/tensorrt
     engine: str | None = None             # built TensorRT engine for --backend tensorrt
     compile: bool | None = None           # torch.compile; None: where measured faster (CUDA)
+    model: str = "auto"                   # full | lite | auto (stylecam.networks.choose_model)
+    lite: str | None = None               # None: the shipped assets/lite.pt
 
 
 # -- value parsers (argparse types: a bad value is a one-line usage error) ----------------------
@@ -134,11 +136,23 @@ def add_style_arguments(p: argparse.ArgumentParser, default: str, color_transfer
                             "statistics are taken (style image files only)")
 
 
+def add_model_arguments(g) -> None:
+    """--model and the weights of each network: a file given for one network only picks that one
+    under auto (README, 'stylecam-lite')."""
+    g.add_argument("--model", default="auto", choices=["auto", "full", "lite"],
+                   help="the network: full (VGG-19 + decoder) or lite (the distilled student, far cheaper per "
+                        "frame); default auto: lite for live on the CPU, full otherwise (the choice is printed)")
+    g.add_argument("--decoder", metavar="PATH",
+                   help="the full network's decoder weights (default: the shipped assets/decoder.pt)")
+    g.add_argument("--lite", metavar="PATH",
+                   help="the lite network's file from python -m train.lite (default: the shipped assets/lite.pt)")
+
+
 def add_runtime_arguments(p: argparse.ArgumentParser, several_backends: bool = False) -> None:
     """several_backends: `bench`, which times a list of backends instead of picking one."""
     from .backends import NAMES
     g = p.add_argument_group("runtime")
-    g.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
+    add_model_arguments(g)
     if several_backends:
         g.add_argument("--backend", dest="backends", type=backend_names, default=(), metavar="B,B,...",
                        help=f"the backends to time: {', '.join(NAMES[1:])} (default: every available one)")
@@ -166,7 +180,8 @@ def style_options(args: argparse.Namespace, default: tuple[str, ...] = ()) -> St
 
 def runtime_options(args: argparse.Namespace) -> RuntimeOptions:
     return RuntimeOptions(args.decoder, getattr(args, "backend", "auto"), args.device, args.precision,
-                          getattr(args, "onnx", None), getattr(args, "engine", None), getattr(args, "compile", None))
+                          getattr(args, "onnx", None), getattr(args, "engine", None), getattr(args, "compile", None),
+                          args.model, args.lite)
 
 
 class OneLineErrorParser(argparse.ArgumentParser):

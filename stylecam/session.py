@@ -1,14 +1,15 @@
-"""What every command needs: the model, a backend, and the style library on the same encoder."""
+"""What every command needs: the network, a backend, and the style library on the VGG style encoder."""
 from __future__ import annotations
 
 import copy
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .adain import blend_stats
 from .backends import BackendChoice, create
 from .errors import UserError
-from .loading import load_model
+from .model import ModelConfig
+from .networks import ModelChoice, choose_model, load_network
 from .options import RuntimeOptions, StyleOptions
 from .styles import Style, StyleLibrary
 
@@ -17,6 +18,9 @@ from .styles import Style, StyleLibrary
 class Session:
     choice: BackendChoice
     library: StyleLibrary
+    model: ModelChoice
+    runtime: RuntimeOptions
+    split: bool
 
     @property
     def backend(self):
@@ -34,14 +38,28 @@ class Session:
         name = "+".join(f"{s.name}:{w:g}" for s, w in zip(styles, opts.weights))
         return [Style(name, mean, std)]
 
+    def open_backend(self, kind: str) -> BackendChoice:
+        """A backend on the network of ``kind`` with this session's runtime options (the live key that
+        switches networks); --onnx and --engine belong to the first network, so the other one runs
+        its cached graphs."""
+        if kind == self.model.kind:
+            return self.choice
+        rt = replace(self.runtime, onnx=None, engine=None)
+        return create(rt.backend, load_network(rt, kind), rt.device, rt.precision, compile=rt.compile,
+                      split=self.split)
 
-def open_session(rt: RuntimeOptions, quiet: bool = False, split: bool = False) -> Session:
-    """split: the command runs the backend's encode/decode (``SmoothOptions.split``)."""
-    model = load_model(rt.decoder)
+
+def open_session(rt: RuntimeOptions, quiet: bool = False, split: bool = False, live: bool = False) -> Session:
+    """split: the command runs the backend's encode/decode (``SmoothOptions.split``).
+    live: the live loop (``--model auto`` runs lite there on the CPU)."""
+    chosen = choose_model(rt, live)
+    model = load_network(rt, chosen.kind)
     style_encoder = copy.deepcopy(model.style_encoder)   # float32 always; the backend may cast its own copy
     choice = create(rt.backend, model, rt.device, rt.precision, onnx=rt.onnx, engine=rt.engine,
                     compile=rt.compile, split=split)
-    if not quiet:
-        print(choice.report(), file=sys.stderr)
+    if not quiet:                                        # once it runs: a refusal stays one line
+        print(f"{chosen.report()}\n{choice.report()}", file=sys.stderr)
     device = "cuda" if "cuda" in choice.backend.device else "cpu"
-    return Session(choice, StyleLibrary(style_encoder.to(device), model.config, device=device))
+    # the full network's ModelConfig: style statistics are VGG's for both networks (padding included)
+    library = StyleLibrary(style_encoder.to(device), ModelConfig(), device=device)
+    return Session(choice, library, chosen, rt, split)

@@ -20,7 +20,7 @@ def run(capsys, *argv):
 def one_line_error(code, err):
     assert code != 0
     assert "Traceback" not in err
-    lines = [line for line in err.splitlines() if not line.startswith("backend:") and not line.startswith("  not used")]
+    lines = [line for line in err.splitlines() if not line.startswith(("backend:", "model:", "  not used"))]
     assert len(lines) == 1, err
     return lines[0]
 

@@ -21,13 +21,15 @@ HELP = "Measure frames/s of every available backend at a few frame sizes, and th
 EXAMPLES = """  stylecam bench                                   (every available backend, 3 sizes)
   stylecam bench --backend torch --sizes 256x256 --repeats 2 --random-decoder
   stylecam bench --backend onnxruntime,torch --batches 1,2 --json bench.json
+  stylecam bench --model lite --backend onnxruntime --sizes 480x272,640x480
 
 Sizes are W×H. Each figure is the median of --repeats timed runs after --warmup
 untimed ones; batch N counts N frames per call. "best batch" is the batch size
 with the most frames/s. Style switch: a new style image (decode + encoder at
 512 px), the same image again (memory cache) and from the disk cache. The
 machine (CPU model, cores, GPU, torch/ONNX Runtime versions) goes into the JSON.
-Speed does not depend on the weights: --random-decoder needs no trained decoder.
+Speed does not depend on the weights: --random-decoder needs no trained decoder
+(or lite file). --model picks the network (default auto: the full one here).
 """
 DEFAULT_SIZES = ((256, 256), (640, 480), (1280, 720))
 
@@ -55,7 +57,7 @@ def add_arguments(p):
     p.add_argument("--warmup", type=number(0, integer=True), default=1, help="untimed runs first (default 1)")
     p.add_argument("--json", dest="json_out", help="also write the results here as JSON")
     p.add_argument("--random-decoder", action="store_true",
-                   help="time a randomly initialized decoder (no trained weights needed)")
+                   help="time random weights of the chosen network (no trained decoder or lite file needed)")
     p.add_argument("--overwrite", action="store_true", help="replace --json if it exists")
     add_runtime_arguments(p, several_backends=True)
 
@@ -125,13 +127,16 @@ def _frames(w: int, h: int, n: int) -> np.ndarray:
     return np.repeat(frame[None], n, axis=0)                                  # (N, H, W, 3)
 
 
-def _load_model(opts: BenchOptions):
-    from ..loading import load_model
+def _load_model(opts: BenchOptions, kind: str):
+    from ..networks import load_network
     if not opts.random_decoder:
-        return load_model(opts.runtime.decoder)
+        return load_network(opts.runtime, kind)
+    from ..lite import LiteStyleTransfer
     from ..model import Decoder, StyleTransfer
     from ..vgg import load_encoder
     torch.manual_seed(0)
+    if kind == "lite":
+        return LiteStyleTransfer(load_encoder()).eval().requires_grad_(False)
     return StyleTransfer(load_encoder(), Decoder().eval().requires_grad_(False))
 
 
@@ -159,27 +164,31 @@ def style_switch(model, device: str) -> dict:
 
     import cv2
 
+    from ..model import ModelConfig
     from ..styles import StyleLibrary
-    encoder = copy.deepcopy(model.encoder).float().to(device)
+    encoder = copy.deepcopy(model.style_encoder).float().to(device)
     with tempfile.TemporaryDirectory() as tmp:
         painting = Path(tmp) / "painting.png"
         cv2.imwrite(str(painting), _frames(512, 384, 1)[0])
-        lib = StyleLibrary(encoder, model.config, cache_dir=Path(tmp) / "cache", device=device)
+        lib = StyleLibrary(encoder, ModelConfig(), cache_dir=Path(tmp) / "cache", device=device)
         ms = lambda f: 1000 * time_calls(f, 1, 0)[0]    # noqa: E731
         new = ms(lambda: lib.from_image(painting))
         cached = statistics.median(ms(lambda: lib.from_image(painting)) for _ in range(5))
-        fresh = StyleLibrary(encoder, model.config, cache_dir=Path(tmp) / "cache", device=device)
+        fresh = StyleLibrary(encoder, ModelConfig(), cache_dir=Path(tmp) / "cache", device=device)
         disk = ms(lambda: fresh.from_image(painting))
     return {"new_image_ms": round(new, 1), "memory_cached_ms": round(cached, 2), "disk_cached_ms": round(disk, 1),
             "style_image_size": "512x384"}
 
 
 def run(args) -> int:
+    from ..networks import choose_model
     opts = parse(args)
-    model = _load_model(opts)
+    chosen = choose_model(opts.runtime)
+    model = _load_model(opts, chosen.kind)
     backends, skipped = _backends(opts, model)
     if not backends:
         raise UserError("no backend could run: " + "; ".join(skipped))
+    print(chosen.report(), file=sys.stderr)
     mean, std = torch.rand(512) * 2, torch.rand(512) + 0.5
     results = []
     print(f"machine: {json.dumps(machine())}", file=sys.stderr)
@@ -202,9 +211,10 @@ def run(args) -> int:
             results.append(row)
     device = "cuda" if any("cuda" in b.device for b in backends) else "cpu"
     switch = style_switch(model, device)
-    report = {"machine": machine(), "repeats": opts.repeats, "warmup": opts.warmup, "results": results,
-              "skipped": skipped, "style_switch": switch,
-              "decoder": "random" if opts.random_decoder else (opts.runtime.decoder or "shipped")}
+    weights = opts.runtime.decoder if chosen.kind == "full" else opts.runtime.lite
+    report = {"machine": machine(), "model": chosen.kind, "repeats": opts.repeats, "warmup": opts.warmup,
+              "results": results, "skipped": skipped, "style_switch": switch,
+              "weights": "random" if opts.random_decoder else (weights or "shipped")}
     print(table(report))
     if opts.json_out:
         with atomic_output(opts.json_out, opts.overwrite) as tmp:
@@ -216,7 +226,7 @@ def run(args) -> int:
 def table(report: dict) -> str:
     m = report["machine"]
     lines = [f"machine: {m['cpu']}, {m['cores']} cores" + (f", GPU {m['gpu']}" if m["gpu"] else "") +
-             f"; torch {m['torch']}, onnxruntime {m['onnxruntime']}",
+             f"; torch {m['torch']}, onnxruntime {m['onnxruntime']}; {report['model']} network",
              f"{'backend':<44} {'size':>10} {'batch 1 fps':>12} {'best batch':>11} {'best fps':>9}"]
     for r in report["results"]:
         b1 = f"{r['batch1_fps']:.2f}" if r["batch1_fps"] is not None else "-"

@@ -21,8 +21,10 @@ EXAMPLES = """  stylecam --camera 0                                        (ever
       --keys "r@5,n@20,s@30,k@31,r@50" --out-dir shots/     (headless, scripted keys)
 
 keys: n/p or arrows next/previous style, 1-9 pick, +/- strength, c keep colours,
-b blend current+next style, s split view, m mirror, f HUD, space pause,
-k screenshot (PNG), r record (MP4, H.264), v virtual camera, h help, q/Esc quit.
+b blend current+next style, s split view, m mirror, l full/lite network, f HUD,
+space pause, k screenshot (PNG), r record (MP4, H.264), v virtual camera, h help,
+q/Esc quit. --model auto runs the lite network on the CPU (where it is real time)
+and the full one on CUDA; the choice is printed.
 Screenshots and recordings go to --out-dir with time-stamped names; their
 paths are printed. A video file is played at its own frame rate and loops
 (--once: stop at its end; --fast-file: as fast as the loop takes frames). A
@@ -47,7 +49,7 @@ def add_arguments(p):
     run.add_argument("--max-frames", type=number(1, integer=True), metavar="N", help="stop after N shown frames")
     run.add_argument("--keys", default="", metavar="SCRIPT",
                      help='keys pressed at given frames, e.g. "n@10,+@20,r@5,r@40" '
-                          "(names: n p left right 1-9 + - c b s m f space k r v h q esc)")
+                          "(names: n p left right 1-9 + - c b s m l f space k r v h q esc)")
     add_smooth_arguments(run)
     run.add_argument("--out-dir", default=".", help="folder for screenshots and recordings (default: current)")
     add_style_arguments(p, default="every built-in style, n/p to cycle")

@@ -8,8 +8,9 @@ dropping stale ones, and never exceed the clip's rate (cockatoo.mp4: 20 fps).
 ``--fast-file`` measures the loop itself: the file is read on demand, a frame
 ready the moment the loop asks for one, none dropped. Latency is from the
 moment the capture thread had a frame to the moment the loop finished showing
-it. Speed does not depend on the decoder's weights: ``--random-decoder``
-measures before a trained one exists.
+it. ``--model`` picks the network as for ``stylecam live`` (auto: lite on the
+CPU). Speed does not depend on the weights: ``--random-decoder`` measures
+random ones of both networks, before trained ones exist.
 """
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ from ..commands.bench import cpu_model
 from .loop import LiveOptions, run_live
 
 EXAMPLES = """  python -m stylecam.live.bench --camera clip.mp4 --size 256,480 --frames 20 --random-decoder
+  python -m stylecam.live.bench --camera clip.mp4 --model lite --fast-file --size 480,640
   python -m stylecam.live.bench --camera clip.mp4 -s picabia_udnie --backend torch
 """
 WARMUP = 3     # first frames: allocation and thread start-up, not the steady state
@@ -41,6 +43,7 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
 
     def after_warmup(loop):
         shape["backend"] = loop.backend.describe()
+        shape["model"] = loop.model
         shape["frame"] = "×".join(map(str, loop.processed_size))
         if loop.summary.frames == WARMUP:
             loop.summary.intervals.clear()
@@ -49,10 +52,22 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
 
     summary = run_live(opts, on_frame=after_warmup)
     lat = sorted(summary.latencies)
-    return {"size": size, "processed": shape.get("frame"), "backend_used": shape.get("backend"), "frames": len(lat), "median_fps": round(summary.median_fps(), 2),
+    return {"size": size, "processed": shape.get("frame"), "model_used": shape.get("model"),
+            "backend_used": shape.get("backend"), "frames": len(lat), "median_fps": round(summary.median_fps(), 2),
             "median_latency_ms": round(summary.median_latency_ms(), 1),
             "p90_latency_ms": round(1000 * lat[int(0.9 * (len(lat) - 1))], 1) if lat else None,
             "camera_frames_dropped": summary.dropped - shape.get("dropped_before", 0)}
+
+
+def _random_weights(runtime: RuntimeOptions, folder: Path) -> RuntimeOptions:
+    """Random files for both networks; both given, so --model auto chooses as without them."""
+    from ..lite import LiteStyleTransfer
+    from ..loading import save_decoder, save_lite
+    from ..model import Decoder, Encoder
+    note = {"note": "random, for timing only"}
+    decoder = save_decoder(Decoder(), folder / "random.pt", note)
+    lite = save_lite(LiteStyleTransfer(Encoder()), folder / "random-lite.pt", note)   # the VGG is not saved
+    return replace(runtime, decoder=str(decoder), lite=str(lite))
 
 
 @entry_point("stylecam.live.bench")
@@ -68,20 +83,19 @@ def main(argv: list[str] | None = None) -> int:
     add_smooth_arguments(p)
     p.add_argument("--fast-file", action="store_true",
                    help="read the file as fast as the loop takes frames, not at its own rate")
-    p.add_argument("--random-decoder", action="store_true", help="a random decoder (speed only)")
+    p.add_argument("--random-decoder", action="store_true",
+                   help="random weights for both networks (speed only; no trained files needed)")
     add_runtime_arguments(p)
     args = p.parse_args(argv)
     runtime = runtime_options(args)
     with tempfile.TemporaryDirectory() as tmp:
         if args.random_decoder:
-            from ..loading import save_decoder
-            from ..model import Decoder
-            decoder = save_decoder(Decoder(), Path(tmp) / "random.pt", {"note": "random, for timing only"})
-            runtime = replace(runtime, decoder=str(decoder))
+            runtime = _random_weights(runtime, Path(tmp))
         results = [measure(args.camera, args.style, size, args.frames, runtime, smooth_options(args), args.fast_file) for size in args.size]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(json.dumps({"bench": "live loop", "source": args.camera, "style": args.style,
-                      "backend": args.backend, "precision": args.precision, "smooth": args.smooth,
+                      "model": args.model, "backend": args.backend, "precision": args.precision,
+                      "smooth": args.smooth,
                       "file_rate": "on demand (--fast-file)" if args.fast_file else "the clip's own",
                       "machine": f"{os.cpu_count()}-core {cpu_model()}", "load_average_1min": load and round(load[0], 2),
                       "results": results}, indent=2, ensure_ascii=False))

@@ -26,6 +26,7 @@ class HudInfo:
     latency_ms: float
     flags: tuple[str, ...]     # 'REC 0:12', 'colour', 'mirror', 'PAUSED', ...
     status: str | None = None  # 'loading x...', a failed style, a saved screenshot
+    model: str = "full"        # the network on screen, e.g. 'lite' or 'full (loading lite...)'
 
 
 def split_view(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:
@@ -68,7 +69,7 @@ def _lines(img, lines, x, y, scale, colours=None):
 def draw_hud(img: np.ndarray, info: HudInfo) -> None:
     scale = _text_scale(img)
     lines = [f"style: {info.style}   alpha {info.alpha:.1f}",
-             f"{info.backend}",
+             f"{info.model} network | {info.backend}",
              f"{info.fps:.1f} fps   latency {info.latency_ms:.0f} ms"]
     if info.flags:
         lines.append("  ".join(info.flags))

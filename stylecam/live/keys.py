@@ -23,6 +23,7 @@ HELP_LINES = (
     ("b", "blend current + next style"),
     ("s", "split view: original | stylized"),
     ("m", "mirror"),
+    ("l", "network: full / lite"),
     ("f", "HUD on/off"),
     ("space", "pause"),
     ("k", "screenshot (PNG)"),
@@ -31,12 +32,12 @@ HELP_LINES = (
     ("h", "this help"),
     ("q / Esc", "quit"),
 )
-TITLE_HINT = "stylecam  [n/p style  +/- strength  c colour  b blend  s split  k shot  r rec  h help  q quit]"
+TITLE_HINT = "[n/p style  +/- strength  c colour  b blend  s split  l full/lite  k shot  r rec  h help  q quit]"
 
 # cv2.waitKeyEx codes of the arrow keys differ by GUI toolkit (GTK/Qt, Windows, macOS)
 _ARROWS = {65361: "left", 65363: "right", 2424832: "left", 2555904: "right", 63234: "left", 63235: "right"}
 _NAMED = {27: "esc", 32: "space", 13: "enter", ord("="): "+", ord("_"): "-"}
-KNOWN = frozenset("npcbsmfkrvhq+-123456789") | {"left", "right", "space", "esc"}
+KNOWN = frozenset("npcbsmlfkrvhq+-123456789") | {"left", "right", "space", "esc"}
 
 
 @dataclass(frozen=True)
@@ -51,6 +52,12 @@ class LiveState:
     paused: bool = False
     help: bool = False
     quit: bool = False
+    model: str = "full"         # the network asked for: "full" or "lite" (the loop shows it once loaded)
+
+
+def title(model: str | None = None) -> str:
+    """The window title: the network on screen (once loaded) and the keys."""
+    return f"stylecam{f' ({model})' if model else ''}  {TITLE_HINT}"
 
 
 def key_name(code: int) -> str | None:
@@ -84,6 +91,8 @@ def press(state: LiveState, key: str, n_styles: int) -> tuple[LiveState, str | N
     if key in toggles:
         field = toggles[key]
         return replace(state, **{field: not getattr(state, field)}), None
+    if key == "l":
+        return replace(state, model="lite" if state.model == "full" else "full"), None
     if key in ("q", "esc"):
         return replace(state, quit=True), None
     actions = {"k": SCREENSHOT, "r": RECORD, "v": VIRTUALCAM}

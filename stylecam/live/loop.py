@@ -8,6 +8,7 @@ output. Whatever ends the loop (q, the window closed, the camera gone,
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import os
 import statistics
 import sys
@@ -30,6 +31,7 @@ from ..temporal.smoothing import SmoothOptions, TemporalSmoother
 from . import keys as K
 from .capture import Capture, Frame, open_source
 from .hud import HudInfo, draw_help, draw_hud, draw_status, for_display, split_view
+from .modelslots import ModelSlots
 from .outputs import Outputs
 from .styleslots import StyleSlots
 from .window import Window
@@ -79,16 +81,20 @@ class LiveSummary:
 
 class LiveLoop:
     def __init__(self, opts: LiveOptions, backend, slots: StyleSlots, capture: Capture, window=None,
-                 on_frame: Callable[["LiveLoop"], None] | None = None):
-        """on_frame: called after each shown frame (tests and benchmarks look at the loop there)."""
+                 on_frame: Callable[["LiveLoop"], None] | None = None, models: ModelSlots | None = None):
+        """backend: the one to start with; models: it and the other network's, for the l key (None: this
+        backend only). on_frame: called after each shown frame (tests and benchmarks look at the loop there)."""
         self.opts = opts
+        self.models = models or ModelSlots(backend)
+        self.model = self.models.first_kind      # the network on screen
         self.backend = backend
         self.smoother = TemporalSmoother(backend, opts.smooth)
         self.slots = slots
         self.capture = capture
         self.window = window
         self.on_frame = on_frame
-        self.state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None)
+        self.state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
+                                 model=self.model)
         self.active = slots.wait(0)             # the style on screen; kept while another loads or fails
         self.active_index = 0
         self.frame: Frame | None = None          # the camera frame on screen, and what was made of it:
@@ -131,8 +137,10 @@ class LiveLoop:
                 frame = self._next_frame(frame)
                 if frame is None:
                     break
+            self._network()
             label, mean, std = self._styles()
-            render_as = (label, self.state.alpha, self.state.keep_colors, self.state.split, self.state.mirror)
+            render_as = (label, self.state.alpha, self.state.keep_colors, self.state.split, self.state.mirror,
+                         self.model)
             if render_as != rendered_as:
                 self.smoother.reset()                  # no blending of the old look into the new one
             if fresh or render_as != rendered_as:      # while paused, re-render only on a change
@@ -192,6 +200,29 @@ class LiveLoop:
             self.outputs.want_record = not self.outputs.want_record
         elif action == K.VIRTUALCAM:
             self.outputs.want_vcam = not self.outputs.want_vcam
+        if self.state.model != self.model:
+            self.models.request(self.state.model)
+
+    # -- networks ---------------------------------------------------------------------
+    def _network(self) -> None:
+        """Switch to the network the l key asked for once it has loaded; if it cannot load, say why
+        and keep the one on screen."""
+        wanted = self.state.model
+        if wanted == self.model:
+            return
+        error = self.models.error(wanted)
+        if error is not None:
+            self._say(f"the {wanted} network is not available: {error}; keeping {self.model}")
+            self.state = dataclasses.replace(self.state, model=self.model)
+            return
+        backend = self.models.get(wanted)
+        if backend is None:
+            return                                   # still loading: the HUD says so
+        self.model, self.backend = wanted, backend
+        self.smoother = TemporalSmoother(backend, self.opts.smooth)     # features of one network only
+        if self.window is not None:
+            self.window.retitle(wanted)
+        self._say(f"switched to the {wanted} network ({backend.describe()})")
 
     # -- styles -----------------------------------------------------------------------
     def _styles(self):
@@ -257,8 +288,9 @@ class LiveLoop:
                          (self.state.paused, "PAUSED")):
             if on:
                 flags.append(name)
+        model = self.model + (f" (loading {self.state.model}...)" if self.state.model != self.model else "")
         return HudInfo(self._style_label(label), self.state.alpha, self.backend.describe(), fps, latency,
-                       tuple(flags), self._message if self._message_shown() else None)
+                       tuple(flags), self._message if self._message_shown() else None, model)
 
     # -- messages and endings -----------------------------------------------------------
     def _say(self, text: str, stdout: bool = False) -> None:
@@ -315,12 +347,16 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
         window = Window() if opts.window else None      # no display: fail before the model loads
         if window is not None:
             cleanup.callback(window.close)
-        session = open_session(opts.runtime, split=opts.smooth.split)
+        session = open_session(opts.runtime, split=opts.smooth.split, live=True)
+        if window is not None:
+            window.retitle(session.model.kind)
+        models = ModelSlots(session.backend, session.model.kind, lambda kind: session.open_backend(kind).backend)
+        cleanup.callback(models.close)
         blended = session.styles(opts.style)[0] if opts.style.weights else None
         slots = StyleSlots(session.library, opts.style, blended)
         cleanup.callback(slots.close)
         loop = LiveLoop(opts, session.backend, slots, Capture(cap, info, not opts.once, opts.fast_file), window,
-                        on_frame)
+                        on_frame, models)
         loop.capture.start()
         cleanup.callback(loop.capture.stop)
         cleanup.callback(lambda: print(f"stylecam: {loop.summary.describe()}", file=sys.stderr))

@@ -7,7 +7,7 @@ import sys
 import cv2
 
 from ..errors import UserError
-from .keys import TITLE_HINT, key_name
+from .keys import key_name, title
 
 WINDOW = "stylecam"
 
@@ -20,10 +20,14 @@ class Window:
                             "or under xvfb-run")
         try:
             cv2.namedWindow(WINDOW, cv2.WINDOW_NORMAL)
-            cv2.setWindowTitle(WINDOW, TITLE_HINT)
+            cv2.setWindowTitle(WINDOW, title())
         except cv2.error as e:
             raise UserError(f"cannot open a window ({e.err or e}); run with --no-window") from None
         self._shown = False
+
+    def retitle(self, model: str) -> None:
+        """The network on screen changed (the l key)."""
+        cv2.setWindowTitle(WINDOW, title(model))
 
     def show(self, bgr) -> None:
         cv2.imshow(WINDOW, bgr)

@@ -1,11 +1,13 @@
 """The flicker table: per-frame AdaIN against each cure, on the first seconds of a video.
 
     python -m stylecam.tools.flicker_report VIDEO --style PAINTING.jpg [--seconds 3] [--size 384] [--backend B]
+    python -m stylecam.tools.flicker_report VIDEO --style PAINTING.jpg --model lite     (the student's flicker)
 
 For every variant: the warping error (flow named), its change against per-frame,
 the mean/std style loss against the painting and its change, the content loss.
 Target (issue 6): warping error ≥ 40 % lower with style loss ≤ 10 % worse.
-Every variant runs on the chosen backend (``--backend``, default auto).
+Every variant runs on the chosen network (``--model``, default auto: the full one) and backend
+(``--backend``, default auto).
 Prints a table on stderr and the JSON on stdout (``--json FILE`` writes it too).
 """
 from __future__ import annotations
@@ -138,17 +140,19 @@ def run(opts: ReportOptions) -> dict:
         r["meets_target"] = r["warping_error_change"] <= -0.40 and r["style_loss_change"] <= 0.10
     from ..temporal.flow import FLOW_METHOD
     from ..loading import decoder_meta
-    decoder = opts.runtime.decoder or "assets/decoder.pt"
+    kind = session.model.kind
+    weights = opts.runtime.decoder if kind == "full" else opts.runtime.lite
     return {"video": str(opts.video), "style": str(opts.style), "frames": len(frames),
-            "size": f"{size[0]}x{size[1]}", "seconds": opts.seconds, "alpha": opts.alpha,
-            "decoder": decoder, "decoder_meta": decoder_meta(opts.runtime.decoder) if opts.runtime.decoder else {},
+            "size": f"{size[0]}x{size[1]}", "seconds": opts.seconds, "alpha": opts.alpha, "model": kind,
+            "weights": weights or f"assets/{'decoder' if kind == 'full' else 'lite'}.pt",
+            "weights_meta": decoder_meta(weights) if weights else {},
             "flow": FLOW_METHOD, "backend": backend.describe(),
             "per_frame_seconds": round(seconds_per_frame, 3), "variants": rows}
 
 
 def table(report: dict) -> str:
     lines = [f"{report['video']} — first {report['frames']} frames at {report['size']}, style "
-             f"{Path(report['style']).name}, decoder {report['decoder']}",
+             f"{Path(report['style']).name}, {report['model']} network {report['weights']}",
              f"warping error: {report['flow']}; style loss: mean/std at relu1_1–relu4_1",
              "", f"{'variant':<34} {'warp err':>10} {'Δ':>7} {'style loss':>11} {'Δ':>7} {'content':>9}  target"]
     for name, r in report["variants"].items():
