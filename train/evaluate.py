@@ -22,6 +22,7 @@ import cv2
 import numpy as np
 import torch
 
+from stylecam.entry import entry_point
 from stylecam.errors import UserError
 from stylecam.images import from_tensor, resize_longer, to_tensor, write_image
 from stylecam.model import Encoder
@@ -220,16 +221,12 @@ def options(args) -> EvalOptions:
                        args.cell, args.device, args.overwrite)
 
 
+@entry_point("train.evaluate")
 def main(argv: list[str] | None = None) -> int:
     from stylecam.options import parser
     p = parser("python -m train.evaluate", HELP, EXAMPLES)
     add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        result = evaluate(options(args))
-    except UserError as e:
-        print(f"train.evaluate: {e}", file=sys.stderr)
-        return e.exit_code
+    result = evaluate(options(p.parse_args(argv)))
     print(json.dumps(result, indent=2))
     return 0
 
