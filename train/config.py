@@ -64,7 +64,7 @@ class TrainConfig:
     # speed
     device: str = "auto"
     precision: str = "auto"           # auto: bf16 on CUDA, fp32 on CPU
-    channels_last: bool | None = None  # None: on for CUDA
+    channels_last: bool = False       # NHWC: slower on an H100 (README, "Training")
     compile: bool = False
     cache_features: bool = False
     cache_pool: int = 256             # content crops in the feature cache (style crops: the same count)
@@ -135,7 +135,7 @@ def add_arguments(p) -> None:
     s.add_argument("--device", default=d.device, help="auto, cpu or cuda[:N] (default auto)")
     s.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
                    help="autocast precision (default: bf16 on CUDA, fp32 on CPU)")
-    s.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
+    s.add_argument("--channels-last", dest="channels_last", action="store_true", default=d.channels_last,
                    help="NHWC memory layout (default off: slower on an H100, reflection padding)")
     s.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     s.add_argument("--compile", action="store_true", help="torch.compile the networks (minutes of compile time)")
