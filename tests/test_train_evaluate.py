@@ -20,9 +20,9 @@ def test_evaluate_prints_figures_per_folder_and_writes_a_sheet(tmp_path, random_
     people = write_images(tmp_path / "people", [synthetic_rgb(48, 40, 7)])
     styles = write_images(tmp_path / "styles", [painting(32, 40, i) for i in range(3)])
     sheet, js = tmp_path / "sheet.png", tmp_path / "val.json"
-    proc = evaluate(capfd, "--decoder", str(random_decoder), "--content", str(photos), str(people), "--style", str(styles),
-                    "--size", "32", "--style-size", "32", "--sheet", str(sheet), "--json", str(js),
-                    "--cell", "48", "--device", "cpu")
+    proc = evaluate(capfd, "--decoder", str(random_decoder), "--content", str(photos), str(people),
+                    "--style", str(styles), "--size", "32", "--style-size", "32", "--sheet", str(sheet),
+                    "--json", str(js), "--cell", "48", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert len(result["pairs"]) == 9
@@ -55,7 +55,8 @@ def test_ssim_is_skimage_s_greyscale_ssim():
 
 
 def test_evaluate_bad_input_is_one_line(tmp_path, random_decoder, capfd):
-    proc = evaluate(capfd, "--decoder", str(tmp_path / "missing.pt"), "--content", str(tmp_path), "--style", str(tmp_path))
+    proc = evaluate(capfd, "--decoder", str(tmp_path / "missing.pt"), "--content", str(tmp_path),
+                    "--style", str(tmp_path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "not found" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     sheet = tmp_path / "exists.png"

