@@ -88,7 +88,8 @@ def run(opts: EngineOptions) -> int:
     info = onnx2engine(opts.onnx, opts.out, opts.profile, opts.timing_cache, opts.workspace_gib, opts.precision,
                        overwrite=opts.overwrite)
     print(f"wrote {opts.out}  ({opts.out.stat().st_size / 1e6:.1f} MB, {info['precision']}, "
-          f"profile H×W {opts.profile}, built in {time.perf_counter() - t0:.0f} s; timing cache {info['timing_cache']})")
+          f"profile H×W {opts.profile}, built in {time.perf_counter() - t0:.0f} s; "
+          f"timing cache {info['timing_cache']})")
     if info["precision"] == "fp32" and not opts.precision:
         print("note: that is the FP32 graph's engine; the fast one comes from the FP16 graph: "
               "python -m export.onnx --precision fp16")
