@@ -14,6 +14,7 @@ import torch
 
 from conftest import synthetic_rgb
 from stylecam.errors import UserError
+from stylecam.safeio import OutputExists
 from stylecam.images import to_tensor
 from stylecam.tensorrt_build import (DECODER_IO, ENCODER_IO, FRAME_IO, SUPPORTED_MAJOR, Profile, engine_graph,
                                      engine_key, io_problems, output_shape_problem, timing_cache_path)
@@ -195,7 +196,11 @@ def test_strongly_typed_fp16_engine_matches_onnxruntime_on_small_frames(graphs, 
     assert info["precision"] == "fp16" and info["strongly_typed"]
     cache = timing_cache_path(tmp_path, trt.__version__, torch.cuda.get_device_name())
     assert cache.is_file() and info["timing_cache"] == str(cache)
-    onnx2engine(graphs["fp16"], tmp_path / "u.engine", profile, timing_cache=tmp_path, log=logs.append)
+    built = (tmp_path / "t.engine").read_bytes()
+    with pytest.raises(OutputExists, match="appeared while"):   # as when another run wrote it during this build
+        onnx2engine(graphs["fp16"], tmp_path / "t.engine", profile, timing_cache=tmp_path, log=logs.append,
+                    overwrite=False)
+    assert (tmp_path / "t.engine").read_bytes() == built and not list(tmp_path.glob(".*part*"))
     assert not any("starting a new one" in line for line in logs)       # the saved cache was taken
     backend, ref = TensorRTBackend(tmp_path / "t.engine"), OnnxRuntimeBackend(graphs["fp16"])
     mean, std = _style(lively_model)
