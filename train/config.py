@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylecam.errors import UserError
-from stylecam.options import parser as make_parser
+from stylecam.options import device_name, parser as make_parser
 
 from .losses import LossWeights
 
@@ -132,7 +132,7 @@ def add_arguments(p) -> None:
     g.add_argument("--minutes", type=float, default=d.minutes, help="stop after this much training time (0: no limit)")
     g.add_argument("--seed", type=int, default=d.seed)
     s = p.add_argument_group("speed")
-    s.add_argument("--device", default=d.device, help="auto, cpu or cuda[:N] (default auto)")
+    s.add_argument("--device", type=device_name, default=d.device, help="auto, cpu or cuda[:N] (default auto)")
     s.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
                    help="autocast precision (default: bf16 on CUDA, fp32 on CPU)")
     s.add_argument("--channels-last", dest="channels_last", action="store_true", default=d.channels_last,

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylecam.errors import UserError
-from stylecam.options import parser as make_parser
+from stylecam.options import device_name, parser as make_parser
 
 from .config import add_progress_arguments, check_floats, check_positive
 
@@ -120,7 +120,7 @@ def add_arguments(p) -> None:
     g.add_argument("--iterations", type=int, default=d.iterations, help=f"stop after this many (default {d.iterations})")
     g.add_argument("--minutes", type=float, default=d.minutes, help="stop after this much training time (0: no limit)")
     g.add_argument("--seed", type=int, default=d.seed)
-    g.add_argument("--device", default=d.device, help="auto, cpu or cuda[:N] (default auto)")
+    g.add_argument("--device", type=device_name, default=d.device, help="auto, cpu or cuda[:N] (default auto)")
     g.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
                    help="autocast precision (default: bf16 on CUDA, fp32 on the CPU)")
     add_progress_arguments(p, d, "lite.pt", "lite", "(photo, painting) pairs per validation folder")
