@@ -43,7 +43,7 @@ def main(argv=None) -> int:
                "  python scripts/gpu_data.py ../shared/data .gpu/data --budget-mb 40\n")
     p.add_argument("source", help="the data folder (train/ and val/ inside)")
     p.add_argument("dest", help="where the packed copy goes")
-    p.add_argument("--short", type=number(256, integer=True), default=512, help="largest shorter side (default 512)")
+    p.add_argument("--short", type=number(16, integer=True), default=512, help="largest shorter side (default 512)")
     p.add_argument("--budget-mb", type=number(0, above=True), default=40.0, help="size budget in MiB (default 40)")
     a = p.parse_args(argv)
     src, dest = Path(a.source), Path(a.dest)
