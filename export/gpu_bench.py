@@ -34,6 +34,10 @@ import numpy as np
 import torch
 import torch.nn as nn
 
+from stylecam.entry import entry_point
+from stylecam.errors import UserError
+from stylecam.options import OneLineErrorParser
+
 TINY = os.environ.get("GPU_BENCH_TINY") == "1"
 SIZES = {"720p": (64, 48)} if TINY else {"720p": (1280, 720), "1080p": (1920, 1080)}
 BATCHES = (1, 2) if TINY else (1, 8)
@@ -56,7 +60,7 @@ def device() -> torch.device:
     if TINY:
         return torch.device("cpu")
     if not torch.cuda.is_available():
-        sys.exit("gpu_bench: no CUDA GPU visible (set GPU_BENCH_TINY=1 for a CPU dry run)")
+        raise UserError("no CUDA GPU visible (set GPU_BENCH_TINY=1 for a CPU dry run)")
     return torch.device("cuda")
 
 
@@ -79,39 +83,22 @@ def models() -> dict:
 
 
 def _full():
+    from .random_weights import random_full
     from stylecam.loading import load_model
-    from stylecam.model import Decoder, StyleTransfer
-    from stylecam.vgg import load_encoder
     path = os.environ.get("GPU_BENCH_DECODER")
     if path:
         return load_model(path), f"trained ({path})"
-    torch.manual_seed(0)
-    model = StyleTransfer(load_encoder(), Decoder().eval().requires_grad_(False))
-    _spread(model)
-    return model, "random (output rescaled to spread over [0, 1])"
+    return random_full(), "random (output rescaled to spread over [0, 1])"
 
 
 def _lite():
-    from stylecam.lite import LiteStyleTransfer
+    from .random_weights import random_lite
     from stylecam.vgg import load_encoder
     path = os.environ.get("GPU_BENCH_LITE")
     if path and Path(path).is_file():
         from stylecam.loading import load_lite
         return load_lite(path), f"trained ({path})"
-    torch.manual_seed(0)
-    return LiteStyleTransfer(load_encoder()).eval().requires_grad_(False), "random"
-
-
-@torch.no_grad()
-def _spread(model) -> None:
-    """Rescale the random decoder's last conv so its output covers [0, 1] (parity needs real pixels)."""
-    from stylecam.adain import adain
-    x = torch.rand(1, 3, 64, 64)
-    y = model.decoder(adain(model.encoder(x), *model.style_stats(torch.rand(1, 3, 64, 64))))
-    conv = model.decoder.net[-1][1]
-    k = 0.25 / y.std((0, 2, 3))
-    conv.weight.mul_(k[:, None, None, None])
-    conv.bias.copy_((conv.bias - y.mean((0, 2, 3))) * k + 0.5)
+    return random_lite(load_encoder()), "random"
 
 
 class CatReflectionPad2d(nn.Module):
@@ -337,23 +324,15 @@ def _engine_speed(backend, h: int, w: int) -> dict:
 
 def _photos(w: int, h: int) -> list[np.ndarray]:
     import cv2
+
+    from stylecam.quantize import fit_frame
     folder = Path(os.environ.get("GPU_BENCH_PHOTOS", ".gpu/data/val/content"))
     files = sorted(p for p in folder.glob("*") if p.suffix.lower() in (".jpg", ".jpeg", ".png"))[:8]
-    photos = [_cover(img, w, h) for img in (cv2.imread(str(f)) for f in files) if img is not None]
+    photos = [fit_frame(img[..., ::-1], (w, h)) for img in (cv2.imread(str(f)) for f in files) if img is not None]
     if not photos:       # no photos there: synthetic gradients, said so in the JSON
         y, x = np.mgrid[0:h, 0:w].astype(np.float32)
         photos = [np.clip(np.stack([x / w, y / h, 1 - x / w], -1) * 255, 0, 255).astype(np.uint8)]
     return photos
-
-
-def _cover(img: np.ndarray, w: int, h: int) -> np.ndarray:
-    """Scale to cover w×h and centre-crop (BGR uint8)."""
-    import cv2
-    s = max(w / img.shape[1], h / img.shape[0])
-    img = cv2.resize(img, (round(img.shape[1] * s + 0.5), round(img.shape[0] * s + 0.5)),
-                     interpolation=cv2.INTER_AREA)
-    y0, x0 = (img.shape[0] - h) // 2, (img.shape[1] - w) // 2
-    return np.ascontiguousarray(img[y0:y0 + h, x0:x0 + w])
 
 
 def step_parity(out: Path) -> dict:
@@ -447,12 +426,15 @@ STEPS = {"speed": step_speed, "compile": step_compile, "tensorrt": step_tensorrt
          "report": step_report}
 
 
+@entry_point("gpu_bench")
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python3 -m export.gpu_bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = OneLineErrorParser(prog="python3 -m export.gpu_bench", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("step", choices=list(STEPS))
     p.add_argument("--out", default=os.environ.get("OUT", "."), help="folder for the JSON files")
     a = p.parse_args(argv)
+    if a.step != "report":
+        device()                   # no GPU: one line now, not an error in every case
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
     result = STEPS[a.step](out)

@@ -24,15 +24,12 @@ from pathlib import Path
 
 import numpy as np
 
+from stylecam.entry import entry_point
+
 DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "val"
 PHOTOS = (f"{DATA}/content/chicago_skyline.jpg", f"{DATA}/content/golden_gate_bridge.jpg",
           f"{DATA}/content/kodak_kodim04_girl_red_hat.jpg", f"{DATA}/people/man_face_indoor_portrait.jpg")
 STYLES = ("matisse_woman_with_a_hat", "turner_shipwreck_of_the_minotaur")
-
-
-def _size(text: str) -> tuple[int, int]:
-    w, h = (int(v) for v in text.lower().split("x"))
-    return w, h
 
 
 def parity(fp32, int8, photos, styles, size) -> dict:
@@ -80,31 +77,36 @@ def speed(backends: dict, sizes, repeats: int, warmup: int) -> list[dict]:
     return results
 
 
+@entry_point("export.int8_bench")
 def main(argv=None) -> int:
-    from stylecam.errors import UserError
-    p = argparse.ArgumentParser(prog="python -m export.int8_bench", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    from stylecam.options import OneLineErrorParser, frame_size, listed, number
+    from stylecam.safeio import atomic_output, check_output_file
+    p = OneLineErrorParser(prog="python -m export.int8_bench", description=__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
-    p.add_argument("--methods", default="minmax,percentile,entropy", help="calibration methods to compare")
-    p.add_argument("--ops", default=None, help="comma-separated ONNX op types to quantize "
-                                               "(default: stylecam.quantize.QUANTIZED_OPS)")
-    p.add_argument("--sizes", default="256x256,480x272,640x360", help="W×H sizes to time")
-    p.add_argument("--repeats", type=int, default=7, help="timed calls per graph and size (default 7)")
-    p.add_argument("--warmup", type=int, default=2)
+    p.add_argument("--methods", type=listed(str), default="minmax,percentile,entropy", metavar="M,M,...",
+                   help="calibration methods to compare")
+    p.add_argument("--ops", type=listed(str), default=None, metavar="OP,OP,...",
+                   help="ONNX op types to quantize (default: stylecam.quantize.QUANTIZED_OPS)")
+    p.add_argument("--sizes", type=listed(frame_size), default="256x256,480x272,640x360", metavar="WxH,...",
+                   help="frame sizes to time")
+    p.add_argument("--repeats", type=number(1, integer=True), default=7,
+                   help="timed calls per graph and size (default 7)")
+    p.add_argument("--warmup", type=number(0, integer=True), default=2)
     p.add_argument("--photos", nargs="+", default=list(PHOTOS), help="parity photos (not the calibration ones)")
     p.add_argument("--styles", nargs="+", default=list(STYLES), help="built-in styles for parity")
-    p.add_argument("--parity-size", default="480x272", help="W×H of the parity frames")
-    p.add_argument("--json", help="also write the report here")
+    p.add_argument("--parity-size", type=frame_size, default="480x272", metavar="WxH",
+                   help="size of the parity frames")
+    p.add_argument("--json", metavar="FILE", help="also write the report here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     a = p.parse_args(argv)
-    try:
-        report = run(a)
-    except UserError as e:
-        print(f"export.int8_bench: {e}", file=sys.stderr)
-        return 2
-    text = json.dumps(report, indent=2)
+    if a.json:
+        check_output_file(a.json, [], a.overwrite)
+    text = json.dumps(run(a), indent=2)
     print(text)
     if a.json:
-        Path(a.json).write_text(text + "\n")
+        with atomic_output(a.json, a.overwrite) as tmp:
+            tmp.write_text(text + "\n")
     return 0
 
 
@@ -117,33 +119,33 @@ def run(a) -> dict:
     from stylecam.loading import load_model
     from stylecam.quantize import (CALIBRATION_PHOTOS, CALIBRATION_STYLES, QUANTIZED_OPS, calibration_frames,
                                    onnx2int8)
-    ops = a.ops.split(",") if a.ops else QUANTIZED_OPS
+    ops = list(a.ops) if a.ops else QUANTIZED_OPS
     load = [round(os.getloadavg()[0], 2)]
     fp32_path = cached_onnx(load_model(a.decoder), "fp32")
     fp32 = OnnxRuntimeBackend(fp32_path)
     feeds = calibration_frames()
     methods, int8 = {}, None
     with tempfile.TemporaryDirectory() as tmp:
-        for method in a.methods.split(","):
+        for method in a.methods:
             t0 = time.perf_counter()
             path = onnx2int8(fp32_path, Path(tmp) / f"int8-{method}.onnx", feeds, method, ops)
             built = time.perf_counter() - t0
             backend = OnnxRuntimeBackend(path)
             methods[method] = {"build_s": round(built, 1),
-                               **parity(fp32, backend, a.photos, a.styles, _size(a.parity_size))}
+                               **parity(fp32, backend, a.photos, a.styles, a.parity_size)}
             print(f"{method}: built in {built:.0f} s, mean {methods[method]['mean_levels']} levels, "
                   f"max {methods[method]['max_levels']}", file=sys.stderr)
             int8 = int8 or backend             # speed does not depend on the ranges: time the first
         load.append(round(os.getloadavg()[0], 2))
-        timed = speed({"fp32": fp32, "int8": int8}, [_size(s) for s in a.sizes.split(",")], a.repeats, a.warmup)
+        timed = speed({"fp32": fp32, "int8": int8}, a.sizes, a.repeats, a.warmup)
     load.append(round(os.getloadavg()[0], 2))
     return {"bench": "int8 vs fp32, ONNX Runtime CPU", "decoder": a.decoder or "shipped",
             "machine": f"{os.cpu_count()}-core {cpu_model()}", "onnxruntime": onnxruntime.__version__,
             "load_average_1min": load,
             "calibration": {"photos": list(CALIBRATION_PHOTOS), "styles": list(CALIBRATION_STYLES),
                             "frames": len(feeds), "quantized_ops": ops},
-            "parity_styles": a.styles, "parity_size": a.parity_size, "methods": methods,
-            "speed": {"method_timed": a.methods.split(",")[0], "repeats": a.repeats, "results": timed}}
+            "parity_styles": a.styles, "parity_size": "{}x{}".format(*a.parity_size), "methods": methods,
+            "speed": {"method_timed": a.methods[0], "repeats": a.repeats, "results": timed}}
 
 
 if __name__ == "__main__":

@@ -6,24 +6,28 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from stylecam.entry import entry_point
 from stylecam.errors import UserError
 
 EXAMPLES = """  python -m export.onnx --precision fp16 -o stylecam_fp16.onnx
   python -m export.trt --onnx stylecam_fp16.onnx -o stylecam.engine
-  python -m export.trt --onnx stylecam_fp16.onnx --min 16x16 --opt 720x1280 --max 2160x3840 -o uhd.engine
+  python -m export.trt --onnx stylecam_fp16.onnx --min 16x16 --opt 1280x720 --max 3840x2160 -o uhd.engine
   python -m export.onnx --model lite --precision fp16 -o stylecam-lite.onnx
   python -m export.trt --model lite                  (stylecam-lite.onnx -> stylecam-lite.engine)
 
 The network is strongly typed: the engine computes in the graph's own types, so
 the FP16 graph gives an FP16 engine whose uint8 conversions and AdaIN statistics
 stay FP32, as the graph's Casts say (--fp16 / --fp32 only check which graph it is).
-Needs TensorRT 10.x. Sizes are H×W (rows × columns), multiples of 8, at least 16;
-frames outside [min, max] are refused with a message naming the profile and the
---min/--max that would cover them. --model full|lite names the network: the
+Needs TensorRT 10.x. Sizes are WxH (width x height) as everywhere in stylecam,
+multiples of 8, at least 16; the engine's profile is stored and printed in
+TensorRT's order, H×W. Frames outside [min, max] are refused with a message
+naming the profile and the --min/--max that would cover them. The timing cache
+(default: beside the engine, one file per TensorRT version and GPU) makes
+rebuilds fast. The engine only runs on the same GPU model and TensorRT version:
+a JSON beside it records both. --model full|lite names the network: the
 default graph and engine names follow it, and a graph of the other network is
-refused (without --model, the graph's network is built). The timing cache (default: beside the engine,
-one file per TensorRT version and GPU) makes rebuilds fast. The engine only runs
-on the same GPU model and TensorRT version: a JSON beside it records both.
+refused (without --model, the graph's network is built). An existing engine is replaced only with
+--overwrite, also one that another run wrote while this one was building.
 """
 
 
@@ -39,16 +43,14 @@ class EngineOptions:
     overwrite: bool
 
 
-def _size(text: str, flag: str) -> tuple[int, int]:
-    try:
-        h, w = (int(v) for v in text.lower().replace("×", "x").split("x"))
-    except ValueError:
-        raise UserError(f"{flag} {text}: write it as HxW, e.g. 720x1280") from None
+def _hw(size: tuple[int, int]) -> tuple[int, int]:
+    """(W, H) as the command line gives it -> (H, W), the profile's (TensorRT's) order."""
+    w, h = size
     return h, w
 
 
 def parse(argv: list[str] | None) -> EngineOptions:
-    from stylecam.options import parser
+    from stylecam.options import frame_size, number, parser
     from stylecam.tensorrt_build import Profile
     p = parser("python -m export.trt", "Build a TensorRT engine from stylecam's ONNX graph.", EXAMPLES)
     p.add_argument("--model", choices=["full", "lite"],
@@ -62,18 +64,19 @@ def parse(argv: list[str] | None) -> EngineOptions:
     prec.add_argument("--fp32", dest="precision", action="store_const", const="fp32",
                       help="check that --onnx is the FP32 graph")
     d = Profile()
-    f = lambda s: f"{s[0]}x{s[1]}"  # noqa: E731
-    p.add_argument("--min", default=f(d.min), help=f"smallest frame H×W (default {f(d.min)})")
-    p.add_argument("--opt", default=f(d.opt), help=f"frame H×W the kernels are tuned for (default {f(d.opt)})")
-    p.add_argument("--max", default=f(d.max), help=f"largest frame H×W (default {f(d.max)})")
+    wxh = lambda s: f"{s[1]}x{s[0]}"  # noqa: E731   (H, W) -> "WxH"
+    p.add_argument("--min", type=frame_size, default=wxh(d.min), metavar="WxH",
+                   help=f"smallest frame (default {wxh(d.min)})")
+    p.add_argument("--opt", type=frame_size, default=wxh(d.opt), metavar="WxH",
+                   help=f"frame size the kernels are tuned for (default {wxh(d.opt)})")
+    p.add_argument("--max", type=frame_size, default=wxh(d.max), metavar="WxH",
+                   help=f"largest frame (default {wxh(d.max)})")
     p.add_argument("--timing-cache", default=None,
                    help="timing cache file (default: beside the engine, named by TensorRT version and GPU)")
-    p.add_argument("--workspace", type=float, default=4.0, help="builder workspace in GiB (default 4)")
+    p.add_argument("--workspace", type=number(0, above=True), default=4.0, help="builder workspace in GiB (default 4)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing engine")
     a = p.parse_args(argv)
-    profile = Profile(_size(a.min, "--min"), _size(a.opt, "--opt"), _size(a.max, "--max"))
-    if a.workspace <= 0:
-        raise UserError(f"--workspace {a.workspace}: must be a positive number of GiB")
+    profile = Profile(_hw(a.min), _hw(a.opt), _hw(a.max))
     stem = "stylecam-lite" if a.model == "lite" else "stylecam"
     out = Path(a.out or f"{stem}.engine")
     cache = Path(a.timing_cache) if a.timing_cache else out.parent
@@ -96,9 +99,11 @@ def run(opts: EngineOptions) -> int:
                         f"export that one with: {export}")
     check_output_file(opts.out, [opts.onnx], opts.overwrite)
     t0 = time.perf_counter()
-    info = onnx2engine(opts.onnx, opts.out, opts.profile, opts.timing_cache, opts.workspace_gib, opts.precision)
+    info = onnx2engine(opts.onnx, opts.out, opts.profile, opts.timing_cache, opts.workspace_gib, opts.precision,
+                       overwrite=opts.overwrite)
     print(f"wrote {opts.out}  ({opts.out.stat().st_size / 1e6:.1f} MB, {model} network, {info['precision']}, "
-          f"{opts.profile}, built in {time.perf_counter() - t0:.0f} s; timing cache {info['timing_cache']})")
+          f"profile H×W {opts.profile}, built in {time.perf_counter() - t0:.0f} s; "
+          f"timing cache {info['timing_cache']})")
     if info["precision"] == "fp32" and not opts.precision:
         print("note: that is the FP32 graph's engine; the fast one comes from the FP16 graph: "
               "python -m export.onnx --precision fp16")
@@ -106,12 +111,9 @@ def run(opts: EngineOptions) -> int:
     return 0
 
 
+@entry_point("export.trt")
 def main(argv: list[str] | None = None) -> int:
-    try:
-        return run(parse(argv))
-    except UserError as e:
-        print(f"export.trt: {e}", file=sys.stderr)
-        return e.exit_code
+    return run(parse(argv))
 
 
 if __name__ == "__main__":

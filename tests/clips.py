@@ -1,6 +1,7 @@
 """Small synthetic clips written with PyAV for the video and flicker tests."""
 from __future__ import annotations
 
+import itertools
 from fractions import Fraction
 
 import av
@@ -30,26 +31,27 @@ def make_clip(path, w: int = 64, h: int = 48, frames: int = 20, fps: int = 10, a
         if audio:
             ast = out.add_stream(audio, rate=rate)
             ast.layout = "mono"
-        for i in range(frames):
-            f = av.VideoFrame.from_ndarray(moving_pattern(i, h, w), format="bgr24")
-            f.pts = i
-            f.time_base = Fraction(1, fps)
-            for p in vs.encode(f):
-                out.mux(p)
-        for p in vs.encode(None):
-            out.mux(p)
+        _encode(out, vs, (_video_frame(moving_pattern(i, h, w), i, fps) for i in range(frames)))
         if ast is not None:
             n = rate * frames // fps
-            t = np.arange(n) / rate
-            pcm = (0.3 * np.sin(2 * np.pi * 440 * t) * 32767).astype(np.int16)
-            step = 1024
-            for k in range(0, n, step):
-                chunk = pcm[k:k + step][None]
-                af = av.AudioFrame.from_ndarray(chunk, format="s16", layout="mono")
-                af.sample_rate = rate
-                af.pts = k
-                af.time_base = Fraction(1, rate)
-                for p in ast.encode(af):
-                    out.mux(p)
-            for p in ast.encode(None):
-                out.mux(p)
+            pcm = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / rate) * 32767).astype(np.int16)
+            _encode(out, ast, (_audio_frame(pcm[k:k + 1024], k, rate) for k in range(0, n, 1024)))
+
+
+def _encode(out, stream, frames) -> None:
+    """Encode ``frames`` on ``stream``, flush it, and mux every packet into ``out``."""
+    for frame in itertools.chain(frames, [None]):       # None: flush
+        for packet in stream.encode(frame):
+            out.mux(packet)
+
+
+def _video_frame(bgr: np.ndarray, i: int, fps: int) -> av.VideoFrame:
+    f = av.VideoFrame.from_ndarray(bgr, format="bgr24")
+    f.pts, f.time_base = i, Fraction(1, fps)
+    return f
+
+
+def _audio_frame(pcm: np.ndarray, start: int, rate: int) -> av.AudioFrame:
+    f = av.AudioFrame.from_ndarray(pcm[None], format="s16", layout="mono")
+    f.sample_rate, f.pts, f.time_base = rate, start, Fraction(1, rate)
+    return f

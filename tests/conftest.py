@@ -1,4 +1,4 @@
-"""Shared fixtures: a throw-away random decoder, synthetic images, an isolated style cache.
+"""Shared fixtures: a throw-away random decoder (export.random_weights), synthetic images, an isolated style cache.
 
 Nothing here reads ../shared: every image and clip is generated.
 """
@@ -31,12 +31,12 @@ def isolated_cache(tmp_path_factory, monkeypatch):
 
 @pytest.fixture(scope="session")
 def random_decoder(tmp_path_factory):
-    """Path to a randomly initialized decoder (plumbing only; never committed)."""
+    """Path to a randomly initialized decoder (plumbing only; never committed). Every test that
+    needs "a model with a random decoder" starts here, through ``model`` or ``lively_model``."""
+    from export.random_weights import random_decoder
     from stylecam.loading import save_decoder
-    from stylecam.model import Decoder
-    torch.manual_seed(0)
     path = tmp_path_factory.mktemp("assets") / "decoder.pt"
-    save_decoder(Decoder(), path, {"note": "random init for tests"})
+    save_decoder(random_decoder(), path, {"note": "random init for tests"})
     return path
 
 
@@ -69,23 +69,14 @@ def style_image(tmp_path):
 
 @pytest.fixture(scope="session")
 def lively_model(model):
-    """``model`` with its random decoder's last conv rescaled so that the output spreads over
-    [0, 1]: a raw random decoder gives a near-constant image, useless for parity checks."""
+    """``model`` with its random decoder's output spread over [0, 1] (``spread_output``): a raw
+    random decoder gives a near-constant image, useless for parity checks."""
     import copy
 
-    from stylecam.adain import adain
+    from export.random_weights import spread_output
     from stylecam.images import to_tensor
-    m = copy.deepcopy(model)
     content, style = to_tensor(synthetic_rgb(64, 64, seed=1)), to_tensor(synthetic_rgb(64, 64, seed=2)[:, ::-1].copy())
-    with torch.no_grad():
-        mean, std = m.style_stats(style)
-        y = m.decoder(adain(m.encoder(content), mean, std))            # (1, 3, 64, 64)
-        mu, sd = y.mean((0, 2, 3)), y.std((0, 2, 3))                    # per output channel
-        conv = m.decoder.net[-1][1]
-        k = 0.25 / sd
-        conv.weight.mul_(k[:, None, None, None])
-        conv.bias.copy_((conv.bias - mu) * k + 0.5)
-    return m
+    return spread_output(copy.deepcopy(model), content, style)
 
 
 @pytest.fixture(scope="session")

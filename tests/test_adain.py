@@ -55,10 +55,23 @@ def test_blend_rejects_bad_weights():
         blend_stats([torch.zeros(4)] * 2, [torch.ones(4)] * 2, [1.0])
 
 
-def test_coral_matches_target_colour_statistics():
+def _cov(x: torch.Tensor) -> torch.Tensor:
+    """(3, H, W) -> the 3×3 colour covariance (biased, float64)."""
+    c = x.double().flatten(1)
+    c = c - c.mean(1, keepdim=True)
+    return c @ c.T / c.shape[1]
+
+
+def test_coral_matches_target_colour_mean_and_covariance():
     torch.manual_seed(2)
     src = torch.rand(3, 20, 30) * 0.5
-    tgt = torch.rand(3, 10, 10) * 0.3 + torch.tensor([0.6, 0.2, 0.1])[:, None, None]
+    mix = torch.tensor([[0.20, 0.00, 0.00],        # correlated target channels: off-diagonal terms to match
+                        [0.12, 0.10, 0.00],
+                        [-0.08, 0.05, 0.08]])
+    tgt = (mix @ torch.rand(3, 100)).reshape(3, 10, 10) + torch.tensor([0.5, 0.3, 0.5])[:, None, None]
+    assert 0 < tgt.min() and tgt.max() < 1           # nothing clamped: the statistics can match exactly
     out = coral(src, tgt)
     assert out.shape == src.shape
-    assert torch.allclose(out.flatten(1).mean(1), tgt.flatten(1).mean(1), atol=0.02)
+    assert torch.allclose(out.flatten(1).mean(1), tgt.flatten(1).mean(1), atol=1e-4)
+    assert torch.allclose(_cov(out), _cov(tgt), atol=2e-5)     # up to the 1e-5·I coral adds to each covariance
+    assert (_cov(tgt) - _cov(src)).abs().max() > 1e-3          # the source's own covariance was different

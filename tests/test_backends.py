@@ -79,9 +79,21 @@ def test_backends_agree(lively_model, style, onnx_path):
 
 
 def test_unknown_backend_is_one_clear_error(model):
-    with pytest.raises(UserError, match="unknown backend 'tensorflow'; choose one of: auto, torch"):
+    with pytest.raises(UserError, match=f"unknown backend 'tensorflow'; choose one of: {', '.join(NAMES)}$"):
         create("tensorflow", model)
-    assert NAMES == ("auto", "torch", "onnxruntime", "tensorrt")
+
+
+def test_every_listed_backend_is_created_by_its_name_or_says_how_to_get_it(lively_model, onnx_path):
+    """NAMES is what --backend offers: each name makes that backend here, or says what it needs."""
+    import copy
+    assert NAMES[0] == "auto" and set(AVAILABLE) <= set(NAMES[1:])
+    for name in NAMES[1:]:
+        onnx = onnx_path if name != "torch" else None
+        if name in AVAILABLE:
+            assert create(name, copy.deepcopy(lively_model), "auto", "auto", onnx=onnx).backend.name == name
+        else:
+            with pytest.raises(UserError, match="pip install|needs a CUDA GPU"):
+                create(name, lively_model, "auto", "auto")
 
 
 @pytest.mark.skipif(HAS_TRT, reason="TensorRT is installed here")

@@ -48,17 +48,64 @@ def test_image_end_to_end_with_a_random_decoder(capsys, photo, style_image, rand
     assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
 
 
-def test_image_blend_preserve_color_and_folder_outputs(capsys, photo, style_image, random_decoder, tmp_path):
+@pytest.fixture
+def stylize(capsys, photo, lively_decoder, tmp_path):
+    """(name, *style options) -> `stylecam image photo.jpg ...` as int BGR pixels, with a decoder
+    whose output spreads over [0, 1] (a raw random one is near-constant)."""
+    def run_image(name, *args):
+        out = tmp_path / f"{name}.png"
+        code, _, err = run(capsys, "image", str(photo), *args, "-o", str(out), "--decoder", str(lively_decoder),
+                           "--backend", "torch", "--size", "64")
+        assert code == 0, err
+        return cv2.imread(str(out)).astype(int)
+    return run_image
+
+
+def _ycc(bgr):
+    return cv2.cvtColor(np.asarray(bgr, np.uint8), cv2.COLOR_BGR2YCrCb).astype(int)
+
+
+def test_blend_lies_with_its_heavier_style(stylize, style_image):
     builtin = sorted(__import__("stylecam.styles").styles.load_bank())[0]
-    dec = ["--decoder", str(random_decoder), "--backend", "torch", "--size", "64"]
-    code, _, err = run(capsys, "image", str(photo), "-s", str(style_image), "-s", builtin, "--weights", "0.7,0.3",
-                       "--preserve-color", "--alpha", "0.5", "-o", str(tmp_path / "blend.png"), *dec)
-    assert code == 0, err
-    code, _, err = run(capsys, "image", str(photo), "-s", str(style_image), "--color-transfer", "coral",
-                       "-o", str(tmp_path / "coral.png"), *dec)
-    assert code == 0, err
+    a, b = stylize("a", "-s", str(style_image)), stylize("b", "-s", builtin)
+    assert np.abs(a - b).mean() > 5                              # two styles that look different
+    assert np.abs(stylize("w10", "-s", str(style_image), "-s", builtin, "--weights", "1,0") - a).max() <= 1
+    blend = stylize("blend", "-s", str(style_image), "-s", builtin, "--weights", "0.7,0.3")
+    near_a, near_b = np.abs(blend - a).mean(), np.abs(blend - b).mean()
+    assert 0.5 < near_a < near_b, (near_a, near_b)               # a mix, nearer the style weighted 0.7
+
+
+def test_preserve_color_keeps_the_photo_chroma_and_the_stylized_luma(stylize, style_image, photo):
+    plain = stylize("plain", "-s", str(style_image))
+    kept = stylize("kept", "-s", str(style_image), "--preserve-color")
+    own = _ycc(cv2.imread(str(photo)))                             # 64×48: the working size at --size 64
+    chroma = np.abs(_ycc(kept)[..., 1:] - own[..., 1:])
+    # the photo's Cr, Cb; off only where that colour at the stylized luma leaves the RGB cube (clipped)
+    assert np.median(chroma) <= 1 and chroma.mean() < 5, (np.percentile(chroma, [50, 90, 99]), chroma.mean())
+    assert np.abs(_ycc(plain)[..., 1:] - own[..., 1:]).mean() > 20           # which the plain output does not keep
+    assert np.abs(_ycc(kept)[..., 0] - _ycc(plain)[..., 0]).mean() < 2       # the stylized Y
+    from stylecam.backends import keep_content_colors
+    assert np.abs(kept - keep_content_colors(np.uint8(plain), cv2.imread(str(photo)))).max() <= 1
+
+
+def test_coral_stylizes_with_the_painting_recoloured_to_the_photo(stylize, style_image, photo, tmp_path):
+    from stylecam.adain import coral
+    from stylecam.images import read_image, resize_longer, to_tensor
+    from stylecam.model import ModelConfig
+    painting = resize_longer(read_image(style_image), ModelConfig().style_size)
+    recoloured = coral(to_tensor(painting)[0], to_tensor(read_image(photo))[0])
+    path = tmp_path / "recoloured.png"
+    cv2.imwrite(str(path), (recoloured.permute(1, 2, 0) * 255).round().byte().numpy()[..., ::-1])
+    out = stylize("coral", "-s", str(style_image), "--color-transfer", "coral")
+    assert np.abs(out - stylize("same", "-s", str(path))).max() <= 1
+    assert np.abs(out - stylize("plain", "-s", str(style_image))).mean() > 2   # not the painting's own colours
+
+
+def test_several_styles_give_one_output_each_in_a_folder(capsys, photo, style_image, random_decoder, tmp_path):
+    builtin = sorted(__import__("stylecam.styles").styles.load_bank())[0]
     code, out, err = run(capsys, "image", str(photo), "-s", str(style_image), "-s", builtin,
-                         "-o", str(tmp_path / "many"), *dec)
+                         "-o", str(tmp_path / "many"), "--decoder", str(random_decoder), "--backend", "torch",
+                         "--size", "64")
     assert code == 0, err
     assert len(list((tmp_path / "many").glob("photo__*.png"))) == 2
 

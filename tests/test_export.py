@@ -109,9 +109,8 @@ def test_style_graph_matches_style_stats(lively_model, exported):
 
 # The networks whose graphs are checked; each factory gets the pytest request (the lite model joins here).
 def _lite(request):
-    from stylecam.lite import LiteStyleTransfer
-    torch.manual_seed(0)
-    return LiteStyleTransfer(request.getfixturevalue("lively_model").style_encoder).eval()
+    from export.random_weights import random_lite
+    return random_lite(request.getfixturevalue("lively_model").style_encoder)
 
 
 MODEL_FACTORIES = {"full": lambda request: request.getfixturevalue("lively_model"), "lite": _lite}
@@ -198,7 +197,8 @@ def test_dynamic_input_names_the_graph_input_a_profile_sets(network, exported, g
     dims = given.type.tensor_type.shape.dim
     assert len(dims) == len(shape)
     assert all(d.dim_value == s for d, s in zip(dims, shape) if d.dim_value)      # the static sides agree
-    assert shape[-2:] == (90, 160) if graph == "decoder" else shape == (720, 1280, 3)
+    m = network.config.size_multiple                  # the decoder's input: the features, H/m × W/m
+    assert shape[-2:] == (720 // m, 1280 // m) if graph == "decoder" else shape == (720, 1280, 3)
 
 
 def test_model_hash_names_the_trained_weights_not_the_frozen_vgg(model):
@@ -245,15 +245,6 @@ def test_export_cli_writes_once_and_refuses_to_overwrite(random_decoder, tmp_pat
     err = capsys.readouterr().err.strip()
     assert "already exists" in err and "--overwrite" in err and len(err.splitlines()) == 1
     assert not list(tmp_path.glob(".*part*"))             # no temporary file left behind
-
-
-@pytest.mark.skipif(HAS_TRT, reason="TensorRT is installed here")
-def test_trt_cli_without_tensorrt_says_how_to_install(frame_onnx, tmp_path, capsys):
-    from export.trt import main
-    assert main(["--onnx", str(frame_onnx), "-o", str(tmp_path / "x.engine")]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "pip install tensorrt" in err
-    assert not (tmp_path / "x.engine").exists()
 
 
 def test_trt_cli_checks_options_first(capsys):

@@ -18,3 +18,23 @@ def test_shipped_assets_are_found():
     from stylecam.paths import shipped_dir
     assert (shipped_dir() / "vgg_norm.pt").is_file()
     assert (shipped_dir() / "styles.pt").is_file()
+
+
+def test_the_shipped_decoder_loads_and_stylizes():
+    """assets/decoder.pt of this checkout (what a wheel ships), on a tiny photo with a built-in style."""
+    import torch
+
+    from conftest import synthetic_rgb
+    from stylecam.images import to_tensor
+    from stylecam.loading import decoder_meta, load_model
+    from stylecam.styles import load_bank
+    shipped = ROOT / "assets" / "decoder.pt"
+    assert decoder_meta(shipped)["iterations"] > 0                   # trained, and says so
+    model = load_model(shipped)
+    photo = to_tensor(synthetic_rgb(48, 64))
+    style = load_bank()["van_gogh_starry_night_over_the_rhone"]
+    with torch.no_grad():
+        out = model(photo, style.mean, style.std)
+    assert out.shape == photo.shape and torch.isfinite(out).all()
+    assert (out - photo).abs().mean() > 0.05                        # stylized, not given back
+    assert out.std((2, 3)).min() > 0.02                             # a picture, not a constant

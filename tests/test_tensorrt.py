@@ -5,8 +5,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import subprocess
-import sys
 import tomllib
 from pathlib import Path
 
@@ -16,6 +14,7 @@ import torch
 
 from conftest import synthetic_rgb
 from stylecam.errors import UserError
+from stylecam.safeio import OutputExists
 from stylecam.images import to_tensor
 from stylecam.tensorrt_build import (DECODER_IO, ENCODER_IO, FRAME_IO, SUPPORTED_MAJOR, Profile, engine_graph,
                                      engine_key, io_problems, output_shape_problem, timing_cache_path)
@@ -48,8 +47,8 @@ def test_out_of_profile_frame_names_a_profile_that_takes_it():
     for h, w in [(304, 64), (24, 200), (32, 32)]:
         msg = p.why_not(h, w)
         assert msg and "outside the TensorRT engine's profile" in msg and str(p) in msg
-        lo, hi = re.search(r"--min (\d+x\d+) --max (\d+x\d+)", msg).groups()
-        fix = Profile(tuple(map(int, lo.split("x"))), p.opt, tuple(map(int, hi.split("x"))))
+        lo, hi = re.search(r"--min (\d+x\d+) --max (\d+x\d+)", msg).groups()      # WxH, as export.trt takes
+        fix = Profile(tuple(map(int, lo.split("x")))[::-1], p.opt, tuple(map(int, hi.split("x")))[::-1])
         assert fix.contains(h, w) and fix.contains(*p.min) and fix.contains(*p.max)
 
 
@@ -151,11 +150,10 @@ def test_tensorrt_extra_is_bounded_to_the_supported_major():
 
 
 @pytest.mark.skipif(importlib.util.find_spec("tensorrt") is not None, reason="TensorRT is installed here")
-def test_export_trt_without_tensorrt_is_one_line_and_exit_2(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "export.trt", "--onnx", str(tmp_path / "frame.onnx"),
-                           "-o", str(tmp_path / "x.engine")], capture_output=True, text=True, cwd=ROOT)
-    assert proc.returncode == 2
-    err = proc.stderr.strip()
+def test_export_trt_without_tensorrt_is_one_line_and_exit_2(tmp_path, capfd):
+    from export.trt import main
+    assert main(["--onnx", str(tmp_path / "frame.onnx"), "-o", str(tmp_path / "x.engine")]) == 2
+    err = capfd.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and err.startswith("export.trt: TensorRT is not installed")
     assert f"pip install tensorrt~={SUPPORTED_MAJOR}.0" in err
     assert not (tmp_path / "x.engine").exists()
@@ -198,7 +196,11 @@ def test_strongly_typed_fp16_engine_matches_onnxruntime_on_small_frames(graphs, 
     assert info["precision"] == "fp16" and info["strongly_typed"]
     cache = timing_cache_path(tmp_path, trt.__version__, torch.cuda.get_device_name())
     assert cache.is_file() and info["timing_cache"] == str(cache)
-    onnx2engine(graphs["fp16"], tmp_path / "u.engine", profile, timing_cache=tmp_path, log=logs.append)
+    built = (tmp_path / "t.engine").read_bytes()
+    with pytest.raises(OutputExists, match="appeared while"):   # as when another run wrote it during this build
+        onnx2engine(graphs["fp16"], tmp_path / "t.engine", profile, timing_cache=tmp_path, log=logs.append,
+                    overwrite=False)
+    assert (tmp_path / "t.engine").read_bytes() == built and not list(tmp_path.glob(".*part*"))
     assert not any("starting a new one" in line for line in logs)       # the saved cache was taken
     backend, ref = TensorRTBackend(tmp_path / "t.engine"), OnnxRuntimeBackend(graphs["fp16"])
     mean, std = _style(lively_model)
@@ -207,7 +209,7 @@ def test_strongly_typed_fp16_engine_matches_onnxruntime_on_small_frames(graphs, 
         out = backend.stylize(frame, mean, std)
         d = np.abs(out.astype(int) - ref.stylize(frame, mean, std))
         assert out.shape == frame.shape and d.max() <= 8 and d.mean() <= 0.5, (h, w)
-    with pytest.raises(UserError, match="outside the TensorRT engine's profile.*--max 200x128"):
+    with pytest.raises(UserError, match="outside the TensorRT engine's profile.*--max 128x200"):
         backend.stylize(_bgr(200, 64), mean, std)
 
 

@@ -1,8 +1,10 @@
 """The trainer on tiny generated images: loss goes down, resume is exact, the cache matches, bad input."""
 from __future__ import annotations
 
+import importlib
 import subprocess
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 import cv2
@@ -139,50 +141,60 @@ def test_validation_writes_figures_and_a_sample_grid(data, tmp_path):
     assert cv2.imread(str(out / "val_samples.png")) is not None
 
 
-def run_cli(*args: str, module: str = "train") -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", module, *args], capture_output=True, text=True,
-                          cwd=Path(__file__).resolve().parent.parent, timeout=300)
+@dataclass(frozen=True)
+class Ran:
+    returncode: int
+    stdout: str
+    stderr: str
 
 
-def one_line_error(proc: subprocess.CompletedProcess, needle: str) -> None:
+def run_cli(capfd, *args: str, module: str = "train") -> Ran:
+    """`python -m MODULE ARGS`, in-process: the module's main(), which the process runs as it is."""
+    main = importlib.import_module("train.__main__" if module == "train" else module).main
+    code = main(list(args))
+    out, err = capfd.readouterr()
+    return Ran(code, out, err)
+
+
+def one_line_error(proc: Ran, needle: str) -> None:
     assert proc.returncode == 2, proc.stderr
     assert "Traceback" not in proc.stderr
     assert needle in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 
 
-def test_missing_and_empty_folders_are_one_line_errors(data, tmp_path):
+def test_missing_and_empty_folders_are_one_line_errors(data, tmp_path, capfd):
     (tmp_path / "empty").mkdir()
     common = ["--style", str(data / "style"), "--device", "cpu", "--iterations", "1", "--crop", "16"]
-    one_line_error(run_cli("--content", str(tmp_path / "nope"), "--out", str(tmp_path / "o1"), *common),
+    one_line_error(run_cli(capfd, "--content", str(tmp_path / "nope"), "--out", str(tmp_path / "o1"), *common),
                    "not found")
-    one_line_error(run_cli("--content", str(tmp_path / "empty"), "--out", str(tmp_path / "o2"), *common),
+    one_line_error(run_cli(capfd, "--content", str(tmp_path / "empty"), "--out", str(tmp_path / "o2"), *common),
                    "holds no images")
 
 
-def test_unreadable_images_are_skipped_with_a_count(data, tmp_path):
+def test_unreadable_images_are_skipped_with_a_count(data, tmp_path, capfd):
     (data / "content" / "broken.jpg").write_bytes(b"\xff\xd8 not really a jpeg")
     out = tmp_path / "run"
-    proc = run_cli("--content", str(data / "content"), "--style", str(data / "style"), "--out", str(out),
+    proc = run_cli(capfd, "--content", str(data / "content"), "--style", str(data / "style"), "--out", str(out),
                    "--device", "cpu", "--iterations", "1", "--crop", "16", "--short-side", "24", "--batch", "1",
                    "--checkpoint", "")
     assert proc.returncode == 0, proc.stderr
     assert "skipped 1 unreadable of 4 images" in proc.stdout
     assert (out / "decoder.pt").is_file()
-    again = run_cli("--content", str(data / "content"), "--style", str(data / "style"), "--out", str(out),
+    again = run_cli(capfd, "--content", str(data / "content"), "--style", str(data / "style"), "--out", str(out),
                     "--device", "cpu", "--iterations", "1")
     one_line_error(again, "--overwrite")
 
 
-def test_resume_from_a_foreign_file_is_a_clear_error(data, tmp_path, random_decoder):
+def test_resume_from_a_foreign_file_is_a_clear_error(data, tmp_path, random_decoder, capfd):
     common = ["--content", str(data / "content"), "--style", str(data / "style"), "--out", str(tmp_path / "o"),
               "--device", "cpu", "--iterations", "1"]
-    one_line_error(run_cli(*common, "--resume", str(random_decoder)), "use --init-from")
+    one_line_error(run_cli(capfd, *common, "--resume", str(random_decoder)), "use --init-from")
     foreign = tmp_path / "foreign.pt"
     torch.save({"format": "stylecam-train-checkpoint-1", "decoder": {"conv.weight": torch.zeros(3)}}, foreign)
-    one_line_error(run_cli(*common, "--resume", str(foreign)), "another architecture")
+    one_line_error(run_cli(capfd, *common, "--resume", str(foreign)), "another architecture")
     bad_init = tmp_path / "bad_init.pt"
     torch.save({"net.0.1.weight": torch.zeros(2, 2)}, bad_init)
-    one_line_error(run_cli(*common, "--init-from", str(bad_init)), "not a stylecam decoder")
+    one_line_error(run_cli(capfd, *common, "--init-from", str(bad_init)), "not a stylecam decoder")
 
 
 def test_init_from_a_shipped_decoder_starts_fresh(data, tmp_path, random_decoder):
@@ -207,13 +219,13 @@ def test_training_path_never_imports_av_nor_pil():
     assert proc.returncode == 0, proc.stderr
 
 
-def test_help_has_examples():
-    proc = run_cli("--help")
+def test_help_has_examples(capfd):
+    proc = run_cli(capfd, "--help")
     assert proc.returncode == 0 and "examples:" in proc.stdout and "--cache-features" in proc.stdout
 
 
-def test_speed_probe_prints_images_per_second(data):
-    proc = run_cli("--content", str(data / "content"), "--style", str(data / "style"), "--device", "cpu",
+def test_speed_probe_prints_images_per_second(data, capfd):
+    proc = run_cli(capfd, "--content", str(data / "content"), "--style", str(data / "style"), "--device", "cpu",
                    "--batch", "1", "--crop", "16", "--short-side", "24", "--seconds", "0.5", "--warmup", "1",
                    module="train.speed")
     assert proc.returncode == 0, proc.stderr

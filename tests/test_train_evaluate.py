@@ -1,34 +1,28 @@
-"""python -m train.evaluate on a tiny random decoder: JSON figures and a contact sheet."""
+"""python -m train.evaluate (in-process) on a tiny random decoder: JSON figures and a contact sheet."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
 from conftest import synthetic_rgb
-from test_train import painting, write_images
-
-ROOT = Path(__file__).resolve().parent.parent
+from test_train import Ran, painting, run_cli, write_images
 
 
-def evaluate(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "train.evaluate", *args], capture_output=True, text=True,
-                          cwd=ROOT, timeout=300)
+def evaluate(capfd, *args: str) -> Ran:
+    return run_cli(capfd, *args, module="train.evaluate")
 
 
-def test_evaluate_prints_figures_per_folder_and_writes_a_sheet(tmp_path, random_decoder):
+def test_evaluate_prints_figures_per_folder_and_writes_a_sheet(tmp_path, random_decoder, capfd):
     photos = write_images(tmp_path / "photos", [synthetic_rgb(40, 48, i) for i in range(2)])
     people = write_images(tmp_path / "people", [synthetic_rgb(48, 40, 7)])
     styles = write_images(tmp_path / "styles", [painting(32, 40, i) for i in range(3)])
     sheet, js = tmp_path / "sheet.png", tmp_path / "val.json"
-    proc = evaluate("--decoder", str(random_decoder), "--content", str(photos), str(people), "--style", str(styles),
-                    "--size", "32", "--style-size", "32", "--sheet", str(sheet), "--json", str(js),
-                    "--cell", "48", "--device", "cpu")
+    proc = evaluate(capfd, "--decoder", str(random_decoder), "--content", str(photos), str(people),
+                    "--style", str(styles), "--size", "32", "--style-size", "32", "--sheet", str(sheet),
+                    "--json", str(js), "--cell", "48", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
     assert len(result["pairs"]) == 9
@@ -60,13 +54,14 @@ def test_ssim_is_skimage_s_greyscale_ssim():
     assert ssim(a, b) < 0.9
 
 
-def test_evaluate_bad_input_is_one_line(tmp_path, random_decoder):
-    proc = evaluate("--decoder", str(tmp_path / "missing.pt"), "--content", str(tmp_path), "--style", str(tmp_path))
+def test_evaluate_bad_input_is_one_line(tmp_path, random_decoder, capfd):
+    proc = evaluate(capfd, "--decoder", str(tmp_path / "missing.pt"), "--content", str(tmp_path),
+                    "--style", str(tmp_path))
     assert proc.returncode == 2 and "Traceback" not in proc.stderr
     assert "not found" in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
     sheet = tmp_path / "exists.png"
     sheet.write_bytes(b"keep me")
-    proc = evaluate("--decoder", str(random_decoder), "--content", str(tmp_path), "--style", str(tmp_path),
+    proc = evaluate(capfd, "--decoder", str(random_decoder), "--content", str(tmp_path), "--style", str(tmp_path),
                     "--sheet", str(sheet))
     assert proc.returncode == 2 and "--overwrite" in proc.stderr
     assert sheet.read_bytes() == b"keep me"

@@ -39,17 +39,25 @@ def save_checkpoint(path: Path, decoder: Decoder, optimizer: torch.optim.Optimiz
         torch.save(state, tmp)
 
 
-def load_checkpoint(path: Path) -> dict:
-    """A checkpoint dict, or a UserError naming what is wrong with the file."""
+def read_checkpoint(path: Path, fmt: str, what: str, weights_key: str, weights_hint: str) -> dict:
+    """The checkpoint of format ``fmt`` at ``path`` (``what``: its name in messages), or a UserError
+    naming what is wrong with the file; a weights file (it holds ``weights_key``) gets ``weights_hint``."""
     if not path.is_file():
         raise UserError(f"--resume {path}: no such file")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # truncated zip, pickle of foreign classes, not a torch file
         raise UserError(f"--resume {path}: not a loadable checkpoint ({type(e).__name__})") from None
-    if not isinstance(state, dict) or state.get("format") != FORMAT:
-        hint = " (a decoder file: use --init-from)" if isinstance(state, dict) and "net.0.1.weight" in state else ""
-        raise UserError(f"--resume {path}: not a stylecam training checkpoint{hint}")
+    if not isinstance(state, dict) or state.get("format") != fmt:
+        hint = f" ({weights_hint})" if isinstance(state, dict) and weights_key in state else ""
+        raise UserError(f"--resume {path}: not {what}{hint}")
+    return state
+
+
+def load_checkpoint(path: Path) -> dict:
+    """A decoder training checkpoint, or a UserError naming what is wrong with the file."""
+    state = read_checkpoint(path, FORMAT, "a stylecam training checkpoint", "net.0.1.weight",
+                            "a decoder file: use --init-from")
     try:
         Decoder().load_state_dict(state["decoder"])
     except RuntimeError:

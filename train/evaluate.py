@@ -22,9 +22,11 @@ import cv2
 import numpy as np
 import torch
 
+from stylecam.entry import entry_point
 from stylecam.errors import UserError
 from stylecam.images import from_tensor, resize_longer, to_tensor, write_image
 from stylecam.model import Encoder
+from stylecam.options import device_name
 
 from .data import read_named
 from .losses import Stats, adain_target, encode_content, encode_style, output_losses, stats_distance, style_stats
@@ -180,10 +182,10 @@ def evaluate(opts: EvalOptions, log=lambda *a: print(*a, file=sys.stderr)) -> di
               "pairs": rows, "mean": summarize(rows, ssim0)}
     if opts.sheet:
         write_image(opts.sheet, sheet(photos, alpha0, [resize_longer(s, opts.size) for s in styles], outputs,
-                                      photo_names, style_names, opts.cell))
+                                      photo_names, style_names, opts.cell), opts.overwrite)
     if opts.json_out:
         from stylecam.safeio import atomic_output
-        with atomic_output(opts.json_out) as tmp:
+        with atomic_output(opts.json_out, opts.overwrite) as tmp:
             tmp.write_text(json.dumps(result, indent=2) + "\n")
     return result
 
@@ -198,7 +200,7 @@ def add_arguments(p) -> None:
     p.add_argument("--sheet", help="write a contact sheet PNG here (rows photos, columns α = 0 and styles)")
     p.add_argument("--json", dest="json_out", help="also write the JSON to this file")
     p.add_argument("--cell", type=int, default=192, help="contact sheet cell size (default 192)")
-    p.add_argument("--device", default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda[:N]")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --sheet / --json")
 
 
@@ -220,16 +222,12 @@ def options(args) -> EvalOptions:
                        args.cell, args.device, args.overwrite)
 
 
+@entry_point("train.evaluate")
 def main(argv: list[str] | None = None) -> int:
     from stylecam.options import parser
     p = parser("python -m train.evaluate", HELP, EXAMPLES)
     add_arguments(p)
-    args = p.parse_args(argv)
-    try:
-        result = evaluate(options(args))
-    except UserError as e:
-        print(f"train.evaluate: {e}", file=sys.stderr)
-        return e.exit_code
+    result = evaluate(options(p.parse_args(argv)))
     print(json.dumps(result, indent=2))
     return 0
 

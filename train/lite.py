@@ -3,28 +3,22 @@ from __future__ import annotations
 
 import sys
 
+from stylecam.entry import entry_point
+
 
 def log(*args) -> None:
     print(*args, flush=True)
 
 
+@entry_point("train.lite")
 def main(argv: list[str] | None = None) -> int:
-    from stylecam.errors import UserError
     from .lite_config import build_parser, config_from_args
-    args = build_parser().parse_args(argv)
-    try:
-        from .lite_loop import LiteTrainer
-        cfg = config_from_args(args)
-        result = LiteTrainer(cfg, log).run()
-        log(f"done: {result['iterations']} iterations, {result['image_steps']} image-steps, "
-            f"{result['images_per_s']} img/s; student in {cfg.out / 'lite.pt'}")
-        return 0
-    except UserError as e:
-        print(f"train.lite: {e}", file=sys.stderr)
-        return e.exit_code
-    except KeyboardInterrupt:
-        print("train.lite: interrupted", file=sys.stderr)
-        return 130
+    cfg = config_from_args(build_parser().parse_args(argv))
+    from .lite_loop import LiteTrainer
+    result = LiteTrainer(cfg, log).run()
+    log(f"done: {result['iterations']} iterations, {result['image_steps']} image-steps, "
+        f"{result['images_per_s']} img/s; student in {cfg.out / 'lite.pt'}")
+    return 0
 
 
 if __name__ == "__main__":

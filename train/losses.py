@@ -1,4 +1,4 @@
-"""The training loss (design.md §2): L = L_c + λ·L_s on the frozen, normalized VGG, plus two
+"""The training loss (docs/design.md §2): L = L_c + λ·L_s on the frozen, normalized VGG, plus two
 terms that make the decoder faithful and steady.
 
 L_c: MSE at relu4_1 between f(g(t)) and t (the target is t, not f(c)).

@@ -8,6 +8,7 @@ device synchronize before and after. Prints JSON; nothing is asserted.
 """
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import tempfile
@@ -17,7 +18,7 @@ from pathlib import Path
 
 import torch
 
-from stylecam.errors import UserError
+from stylecam.entry import entry_point
 
 from .config import TrainConfig
 
@@ -62,51 +63,56 @@ def probe(base: TrainConfig, name: str, seconds: float, warmup: int, log) -> dic
     return result
 
 
+@entry_point("train.speed")
 def main(argv: list[str] | None = None) -> int:
-    from stylecam.options import parser
+    from stylecam.options import device_name, listed, number, parser
+    from stylecam.safeio import atomic_output, check_output_file
     p = parser("python -m train.speed", "Images/s of training steps, fp32 vs bf16 + channels_last.",
                "  python -m train.speed --content data/train/content --style data/train/style --json speed.json\n")
     p.add_argument("--content", required=True)
     p.add_argument("--style", required=True)
-    p.add_argument("--batch", type=int, default=TrainConfig.batch)
-    p.add_argument("--crop", type=int, default=TrainConfig.crop)
-    p.add_argument("--short-side", type=int, default=TrainConfig.short_side)
-    p.add_argument("--seconds", type=float, default=20.0, help="timed seconds per setting (default 20)")
-    p.add_argument("--warmup", type=int, default=15, help="untimed steps first (default 15)")
-    p.add_argument("--settings", default=",".join(SETTINGS), help=f"comma-separated: {', '.join(SETTINGS)}")
-    p.add_argument("--device", default="auto")
-    p.add_argument("--json", dest="json_out", help="also write the JSON here")
+    p.add_argument("--batch", type=number(1, integer=True), default=TrainConfig.batch)
+    p.add_argument("--crop", type=number(16, integer=True), default=TrainConfig.crop)
+    p.add_argument("--short-side", type=number(16, integer=True), default=TrainConfig.short_side)
+    p.add_argument("--seconds", type=number(0, above=True), default=20.0, help="timed seconds per setting (default 20)")
+    p.add_argument("--warmup", type=number(0, integer=True), default=15, help="untimed steps first (default 15)")
+    p.add_argument("--settings", type=listed(setting), default=",".join(SETTINGS), metavar="S,S,...",
+                   help=f"comma-separated: {', '.join(SETTINGS)}")
+    p.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda[:N] (default auto)")
+    p.add_argument("--json", dest="json_out", metavar="FILE", help="also write the JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file")
     args = p.parse_args(argv)
+    if args.json_out:
+        check_output_file(args.json_out, [], args.overwrite)
     log = lambda *a: print(*a, file=sys.stderr, flush=True)  # noqa: E731  (stdout is the JSON)
-    try:
-        names = [n.strip() for n in args.settings.split(",") if n.strip()]
-        unknown = [n for n in names if n not in SETTINGS]
-        if unknown:
-            raise UserError(f"--settings: unknown {', '.join(unknown)}; choose from {', '.join(SETTINGS)}")
-        base = TrainConfig(content=Path(args.content), style=Path(args.style), out=Path("."),
-                           batch=args.batch, crop=args.crop, short_side=args.short_side, device=args.device)
-        result = {"batch": args.batch, "crop": args.crop, "short_side": args.short_side,
-                  "torch": torch.__version__,
-                  # "fp32" on CUDA runs cuDNN convolutions in TF32 unless this is false
-                  "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}
-        for name in names:
-            result[name] = probe(base, name, args.seconds, args.warmup, log)
-        from .loop import device_name
-        from stylecam.loading import pick_device
-        result["device"] = device_name(pick_device(args.device))
-        if len(names) > 1:     # each setting against the first (fp32)
-            result["speedup"] = {n: round(result[n]["images_per_s"] / result[names[0]]["images_per_s"], 2)
-                                 for n in names[1:]}
-    except UserError as e:
-        print(f"train.speed: {e}", file=sys.stderr)
-        return e.exit_code
+    names = args.settings
+    base = TrainConfig(content=Path(args.content), style=Path(args.style), out=Path("."),
+                       batch=args.batch, crop=args.crop, short_side=args.short_side, device=args.device)
+    result = {"batch": args.batch, "crop": args.crop, "short_side": args.short_side,
+              "torch": torch.__version__,
+              # "fp32" on CUDA runs cuDNN convolutions in TF32 unless this is false
+              "cudnn_allow_tf32": torch.backends.cudnn.allow_tf32}
+    for name in names:
+        result[name] = probe(base, name, args.seconds, args.warmup, log)
+    from stylecam.loading import pick_device
+
+    from .loop import device_name as describe_device
+    result["device"] = describe_device(pick_device(args.device))
+    if len(names) > 1:     # each setting against the first (fp32)
+        result["speedup"] = {n: round(result[n]["images_per_s"] / result[names[0]]["images_per_s"], 2)
+                             for n in names[1:]}
     text = json.dumps(result, indent=2)
     print(text)
     if args.json_out:
-        from stylecam.safeio import atomic_output
-        with atomic_output(Path(args.json_out)) as tmp:
+        with atomic_output(Path(args.json_out), args.overwrite) as tmp:
             tmp.write_text(text + "\n")
     return 0
+
+
+def setting(name: str) -> str:
+    if name not in SETTINGS:
+        raise argparse.ArgumentTypeError(f"{name}: not a setting; choose from {', '.join(SETTINGS)}")
+    return name
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Flicker and fidelity measures for stylized video (design.md §5b).
+"""Flicker and fidelity measures for stylized video (docs/design.md §5b).
 
 Warping error (Lai et al., ECCV 2018): flow on the *input* frames t -> t+1, the
 stylized frame t+1 warped back onto t, the mean squared difference (RGB in

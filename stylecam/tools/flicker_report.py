@@ -12,7 +12,6 @@ Prints a table on stderr and the JSON on stdout (``--json FILE`` writes it too).
 """
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
@@ -22,14 +21,20 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..entry import entry_point
 from ..errors import UserError
 from ..temporal.flicker import StyleLoss, WarpingError
 from ..images import read_image, resize_longer
-from ..options import RuntimeOptions, add_runtime_arguments, runtime_options
-from ..safeio import atomic_output, check_output_file
+from ..options import RuntimeOptions, add_runtime_arguments, listed, longer_side, number, parser, runtime_options
+from ..safeio import atomic_output, check_input_file, check_output_file
 from ..session import open_session
 from ..temporal.smoothing import FlowBlending, SmoothOptions, TemporalSmoother
 from ..video.io import Frame, VideoWriter, output_size, probe, read_frames
+
+EXAMPLES = """  python -m stylecam.tools.flicker_report clip.mp4 -s painting.jpg --seconds 3 --size 384
+  python -m stylecam.tools.flicker_report clip.mp4 -s painting.jpg --flow-weight 0.5,0.75,0.9 \\
+      --smooth-momentum 0.8,0.9 --json flicker.json --save variants/
+"""
 
 
 @dataclass(frozen=True)
@@ -42,29 +47,41 @@ class ReportOptions:
     flow_weights: tuple[float, ...]
     alpha: float
     json_out: Path | None
+    overwrite: bool
     save: Path | None                 # folder for one video per variant, to look at
     runtime: RuntimeOptions
 
 
 def parse(argv=None) -> ReportOptions:
-    p = argparse.ArgumentParser(prog="python -m stylecam.tools.flicker_report", description=__doc__,
-                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    d = SmoothOptions()
+    p = parser("python -m stylecam.tools.flicker_report", __doc__, EXAMPLES)
     p.add_argument("video")
     p.add_argument("-s", "--style", required=True, help="style image (the style loss needs the image)")
-    p.add_argument("--seconds", type=float, default=3.0, help="first N seconds (default 3)")
-    p.add_argument("--size", type=int, default=384, help="longer side in pixels (default 384)")
-    p.add_argument("--momentum", type=float, nargs="+", default=[SmoothOptions.stats_momentum],
-                   help="EMA momenta to try for --smooth stats")
-    p.add_argument("--flow-weight", type=float, nargs="+", default=[SmoothOptions.flow_weight],
-                   help="blend weights to try for --smooth flow")
-    p.add_argument("--alpha", type=float, default=1.0)
-    p.add_argument("--json", dest="json_out")
-    p.add_argument("--save", help="folder: also write each variant as a video, to look at")
+    p.add_argument("--seconds", type=number(0, above=True), default=3.0, help="first N seconds (default 3)")
+    p.add_argument("--size", type=longer_side, default=384, help="longer side in pixels (default 384)")
+    p.add_argument("--smooth-momentum", type=listed(number()), default=(d.stats_momentum,), metavar="M,M,...",
+                   help=f"--smooth stats: the momenta to try (default {d.stats_momentum})")
+    p.add_argument("--flow-weight", type=listed(number()), default=(d.flow_weight,), metavar="W,W,...",
+                   help=f"--smooth flow, both, features: the weights to try (default {d.flow_weight})")
+    p.add_argument("--alpha", type=number(0, 1), default=1.0, help="style strength in [0, 1] (default 1)")
+    p.add_argument("--json", dest="json_out", metavar="FILE", help="also write the JSON here")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing --json file and --save videos")
+    p.add_argument("--save", metavar="FOLDER", help="also write each variant as a video here, to look at")
     add_runtime_arguments(p)
     a = p.parse_args(argv)
-    return ReportOptions(Path(a.video), Path(a.style), a.seconds, a.size, tuple(a.momentum),
-                         tuple(a.flow_weight), a.alpha, Path(a.json_out) if a.json_out else None,
-                         Path(a.save) if a.save else None, runtime_options(a))
+    for m in a.smooth_momentum:                  # each value checked before any work
+        SmoothOptions("stats", stats_momentum=m)
+    for w in a.flow_weight:
+        SmoothOptions("flow", flow_weight=w)
+    video = check_input_file(a.video, "video")
+    json_out = check_output_file(a.json_out, [video], a.overwrite) if a.json_out else None
+    save = Path(a.save) if a.save else None
+    if save and save.exists() and not save.is_dir():
+        raise UserError(f"--save {save}: a file, not a folder")
+    if save and save.is_dir() and any(save.glob("*.mp4")) and not a.overwrite:
+        raise UserError(f"--save {save} holds videos already; pass --overwrite to replace them, or name a new folder")
+    return ReportOptions(video, Path(a.style), a.seconds, a.size, a.smooth_momentum, a.flow_weight, a.alpha,
+                         json_out, a.overwrite, save, runtime_options(a))
 
 
 def stylize_all(smoother: TemporalSmoother, frames: list[np.ndarray], mean, std, alpha, batch=4):
@@ -80,11 +97,11 @@ def blend_all(frames, stylized, weight):
     return [blend(c, s) for c, s in zip(frames, stylized)]
 
 
-def save_variants(folder: Path, info, size, variants: dict) -> None:
+def save_variants(folder: Path, info, size, variants: dict, overwrite: bool) -> None:
     folder.mkdir(parents=True, exist_ok=True)
     for name, frames in variants.items():
         path = folder / ("".join(c if c.isalnum() else "_" for c in name).strip("_") + ".mp4")
-        with atomic_output(path) as tmp:
+        with atomic_output(path, overwrite) as tmp:
             w = VideoWriter(tmp, str(path), info, size, audio=False)
             for i, f in enumerate(frames):
                 w.write_frame(f, int(round(i / (info.fps * info.time_base))))
@@ -128,7 +145,7 @@ def run(opts: ReportOptions) -> dict:
         sm = TemporalSmoother(backend, SmoothOptions("features", flow_weight=w))
         variants[f"features (weight {w:g})"] = stylize_all(sm, frames, style.mean, style.std, opts.alpha)
     if opts.save:
-        save_variants(opts.save, info, size, variants)
+        save_variants(opts.save, info, size, variants, opts.overwrite)
     rows, loss = {}, StyleLoss(session.library.encoder, style_rgb)
     for name, out in variants.items():
         rows[name] = measure(loss, frames, out)
@@ -162,20 +179,15 @@ def table(report: dict) -> str:
     return "\n".join(lines)
 
 
+@entry_point("stylecam.tools.flicker_report")
 def main(argv=None) -> int:
-    try:
-        opts = parse(argv)
-        if opts.json_out:
-            check_output_file(opts.json_out, [opts.video], overwrite=True)
-        report = run(opts)
-    except UserError as e:
-        print(f"stylecam: {e}", file=sys.stderr)
-        return 2
+    opts = parse(argv)
+    report = run(opts)
     print(table(report), file=sys.stderr)
     text = json.dumps(report, indent=2)
     print(text)
     if opts.json_out:
-        with atomic_output(opts.json_out) as tmp:
+        with atomic_output(opts.json_out, opts.overwrite) as tmp:
             tmp.write_text(text + "\n")
     return 0
 

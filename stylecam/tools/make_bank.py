@@ -6,7 +6,6 @@ it was computed with. ``stylecam styles`` lists it.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 
 import torch
@@ -16,23 +15,24 @@ from ..entry import entry_point
 from ..errors import UserError
 from ..images import list_images
 from ..model import ModelConfig
-from ..safeio import atomic_output
+from ..options import parser
+from ..safeio import atomic_output, check_output_file
 from ..styles import BANK_FILE, StyleLibrary
 from ..vgg import load_encoder
 
-EXAMPLES = """examples:
-  python -m stylecam.tools.make_bank --styles ../shared/data/train/style
+EXAMPLES = """  python -m stylecam.tools.make_bank --styles ../shared/data/train/style --overwrite
   python -m stylecam.tools.make_bank --styles paintings/ -o my_bank.pt
 """
 
 
 @entry_point("stylecam.tools.make_bank")
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m stylecam.tools.make_bank", description=__doc__,
-                                 epilog=EXAMPLES, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = parser("python -m stylecam.tools.make_bank", __doc__, EXAMPLES)
     ap.add_argument("--styles", action="append", required=True, help="folder of paintings (repeatable)")
     ap.add_argument("-o", "--out", default=str(shipped_dir() / BANK_FILE), help="output (default: assets/styles.pt)")
+    ap.add_argument("--overwrite", action="store_true", help="replace an existing output (the shipped one included)")
     args = ap.parse_args(argv)
+    check_output_file(args.out, [], args.overwrite)
     files = [f for d in args.styles for f in list_images(d)]
     if not files:
         raise UserError(f"no images in {', '.join(args.styles)}")
@@ -47,7 +47,7 @@ def main(argv=None) -> int:
     bank = {"encoder_version": encoder.version, "style_size": ModelConfig().style_size,
             "names": [s.name for s in styles],
             "means": torch.stack([s.mean for s in styles]), "stds": torch.stack([s.std for s in styles])}
-    with atomic_output(args.out) as tmp:
+    with atomic_output(args.out, args.overwrite) as tmp:
         torch.save(bank, tmp)
     print(f"wrote {args.out}: {len(styles)} styles ({', '.join(s.name for s in styles)})")
     return 0

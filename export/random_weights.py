@@ -1,0 +1,52 @@
+"""Networks with random weights, for checks that do not need trained ones: plumbing (the tests),
+speed (export.gpu_bench, scripts/video_check.py) and parity, where the pixels need only spread
+over [0, 1] (export.parity, the tests' ``lively_model``). One recipe, so every check means the
+same "random". Nothing here imports PyAV (export.gpu_bench runs where there is none).
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn as nn
+
+from stylecam.adain import calc_mean_std
+from stylecam.lite import LiteStyleTransfer
+from stylecam.model import Decoder, Encoder, StyleTransfer
+
+
+def random_decoder(seed: int = 0) -> Decoder:
+    """The full model's decoder with torch's default initialization, seeded."""
+    torch.manual_seed(seed)
+    return Decoder().eval().requires_grad_(False)
+
+
+def random_full(seed: int = 0, spread: bool = True) -> StyleTransfer:
+    """The full model: the shipped VGG encoder and a random decoder (``spread``: its output
+    rescaled to cover [0, 1])."""
+    from stylecam.vgg import load_encoder
+    model = StyleTransfer(load_encoder(), random_decoder(seed)).eval()
+    return spread_output(model) if spread else model
+
+
+def random_lite(style_encoder: Encoder, seed: int = 0) -> LiteStyleTransfer:
+    """stylecam-lite with random weights around the full model's VGG (its style statistics)."""
+    torch.manual_seed(seed)
+    return LiteStyleTransfer(style_encoder).eval().requires_grad_(False)
+
+
+@torch.no_grad()
+def spread_output(model, content: torch.Tensor | None = None, style: torch.Tensor | None = None):
+    """Rescale ``model``'s last convolution in place so that its output on ``content`` stylized
+    as ``style`` ((1, 3, H, W) RGB [0, 1]; default: seeded noise, 64×64) has mean 0.5 and
+    std 0.25 per channel: a raw random decoder gives a near-constant image, useless for
+    comparisons. Any network of the model API (full or lite). Returns ``model``."""
+    noise = torch.Generator().manual_seed(0)
+    content = torch.rand(1, 3, 64, 64, generator=noise) if content is None else content
+    style = torch.rand(1, 3, 64, 64, generator=noise) if style is None else style
+    feat = model.encode(content)
+    y = model.decode(feat, *calc_mean_std(feat, model.config.eps), *model.style_stats(style), 1.0)
+    mean, std = y.mean((0, 2, 3)), y.std((0, 2, 3))                 # per output channel
+    conv = [m for m in model.decoder.modules() if isinstance(m, nn.Conv2d)][-1]
+    k = 0.25 / std
+    conv.weight.mul_(k[:, None, None, None])
+    conv.bias.copy_((conv.bias - mean) * k + 0.5)
+    return model
