@@ -35,9 +35,9 @@ def network(text: str) -> tuple[str, str, str]:
     return label, kind, path
 
 
-@entry_point("scripts/alpha_sweep.py")
+@entry_point("python scripts/alpha_sweep.py")
 def main(argv: list[str] | None = None) -> int:
-    p = parser("scripts/alpha_sweep.py", "An α sweep contact sheet.", __doc__.split("\n\n")[1])
+    p = parser("python scripts/alpha_sweep.py", "An α sweep contact sheet.", __doc__.split("\n\n")[1])
     p.add_argument("-s", "--style", required=True, help="the painting")
     p.add_argument("--photos", type=listed(str), required=True, metavar="P,P,...")
     p.add_argument("--network", action="append", required=True, help="LABEL=full:PATH or LABEL=lite:PATH")

@@ -35,6 +35,7 @@ ENTRIES = {   # module (python -m) or script -> the program name its usage line 
     "stylecam.live.bench": "python -m stylecam.live.bench",
     "scripts/video_check.py": "python scripts/video_check.py",
     "scripts/gpu_data.py": "python scripts/gpu_data.py",
+    "scripts/alpha_sweep.py": "python scripts/alpha_sweep.py",
 }
 
 
