@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import cv2
 import numpy as np
 import torch
 
@@ -23,27 +22,7 @@ from stylecam.model import StyleTransfer
 from stylecam.sheet import contact_sheet
 
 from .data import read_named
-from .evaluate import prepare
-
-SSIM_WINDOW, SSIM_C1, SSIM_C2 = 7, 0.01 ** 2, 0.03 ** 2
-
-
-def ssim(a: np.ndarray, b: np.ndarray) -> float:
-    """Greyscale SSIM (Wang et al. 2004) of two RGB uint8 images of one size, as
-    skimage.metrics.structural_similarity(data_range=1) computes it: a 7×7 uniform window,
-    sample covariances, the mean over pixels at least 3 from the border. (The same figure
-    as the full trainer's evaluation, so the lite and full SSIMs compare.)"""
-    x, y = (cv2.cvtColor(im, cv2.COLOR_RGB2GRAY).astype(np.float64) / 255 for im in (a, b))
-    mean = lambda z: cv2.blur(z, (SSIM_WINDOW, SSIM_WINDOW), borderType=cv2.BORDER_REFLECT)  # noqa: E731
-    n = SSIM_WINDOW ** 2
-    mx, my = mean(x), mean(y)
-    vx = (mean(x * x) - mx * mx) * n / (n - 1)
-    vy = (mean(y * y) - my * my) * n / (n - 1)
-    cov = (mean(x * y) - mx * my) * n / (n - 1)
-    s = ((2 * mx * my + SSIM_C1) * (2 * cov + SSIM_C2)) / ((mx * mx + my * my + SSIM_C1) * (vx + vy + SSIM_C2))
-    pad = (SSIM_WINDOW - 1) // 2
-    return float(s[pad:-pad, pad:-pad].mean())
-
+from .evaluate import prepare, ssim
 
 def style_content_loss(vgg, image: torch.Tensor, t: torch.Tensor, style: list) -> tuple[float, float]:
     """image (1, 3, H, W); t: its AdaIN target at relu4_1; style: per layer (mean, std) -> content, style."""
