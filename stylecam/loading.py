@@ -35,14 +35,20 @@ def decoder_meta(path: str | os.PathLike) -> dict:
     return json.loads(meta.read_text()) if meta.is_file() else {}
 
 
+
+def _read_weights(p: Path, missing: str, what: str, fix: str):
+    """torch.load(p, weights_only=True), or a UserError: ``missing`` when there is no file, else
+    'not a loadable <what>' (pickle errors, truncated zips, foreign formats)."""
+    if not p.is_file():
+        raise UserError(missing)
+    try:
+        return torch.load(p, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise UserError(f"{p} is not a loadable {what} ({type(e).__name__}){fix}") from None
+
 def load_decoder(path: str | os.PathLike | None = None) -> Decoder:
     p = Path(path) if path else default_decoder_path()
-    if not p.is_file():
-        raise UserError(f"no trained decoder at {p}; {TRAIN_HINT}")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle errors, truncated zips, foreign formats
-        raise UserError(f"{p} is not a loadable decoder file ({type(e).__name__})") from None
+    state = _read_weights(p, f"no trained decoder at {p}; {TRAIN_HINT}", "decoder file", "")
     if isinstance(state, dict) and (state.get("format") == LITE_FORMAT or "lite" in state):
         raise UserError(f"{p} is a stylecam-lite model, not a decoder of the full model: use it with "
                         f"--model lite --lite {p}")
@@ -93,12 +99,7 @@ def save_lite(model: LiteStyleTransfer, path: str | os.PathLike, meta: dict, hal
 def read_lite(path: str | os.PathLike | None = None) -> tuple[LiteConfig, dict]:
     """(config, weights) of a lite file or a train.lite checkpoint; a UserError naming the fix otherwise."""
     p = Path(path) if path else default_lite_path()
-    if not p.is_file():
-        raise UserError(f"no stylecam-lite model at {p}; {LITE_HINT}")
-    try:
-        state = torch.load(p, map_location="cpu", weights_only=True)
-    except Exception as e:  # pickle errors, truncated zips, foreign formats
-        raise UserError(f"{p} is not a loadable stylecam-lite file ({type(e).__name__}); {LITE_HINT}") from None
+    state = _read_weights(p, f"no stylecam-lite model at {p}; {LITE_HINT}", "stylecam-lite file", f"; {LITE_HINT}")
     if isinstance(state, dict) and isinstance(state.get("lite"), dict):     # a train.lite checkpoint
         state = state["lite"]
     if not isinstance(state, dict) or state.get("format") != LITE_FORMAT:
