@@ -80,7 +80,7 @@ def speed(backends: dict, sizes, repeats: int, warmup: int) -> list[dict]:
 @entry_point("export.int8_bench")
 def main(argv=None) -> int:
     from stylecam.options import OneLineErrorParser, frame_size, listed, number
-    from stylecam.safeio import atomic_output, check_output_file
+    from stylecam.safeio import check_output_file, write_json
     p = OneLineErrorParser(prog="python -m export.int8_bench", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--decoder", help="decoder weights (default: the shipped assets/decoder.pt)")
@@ -102,11 +102,10 @@ def main(argv=None) -> int:
     a = p.parse_args(argv)
     if a.json:
         check_output_file(a.json, [], a.overwrite)
-    text = json.dumps(run(a), indent=2)
-    print(text)
+    result = run(a)
+    print(json.dumps(result, indent=2))
     if a.json:
-        with atomic_output(a.json, a.overwrite) as tmp:
-            tmp.write_text(text + "\n")
+        write_json(a.json, result, a.overwrite)
     return 0
 
 

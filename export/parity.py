@@ -68,7 +68,7 @@ def run(opts: ParityOptions) -> int:
     from stylecam.images import read_image
     from stylecam.loading import load_model
     from stylecam.quantize import fit_frame
-    from stylecam.safeio import atomic_output
+    from stylecam.safeio import write_json
     from stylecam.styles import load_bank
 
     from .random_weights import random_full
@@ -110,8 +110,7 @@ def run(opts: ParityOptions) -> int:
     print(f"{len(rows)} photos at {w}x{h}: ONNX FP16 vs FP32 max {summary['fp16_vs_fp32_max']} levels, mean "
           f"{summary['fp16_vs_fp32_mean']}; ONNX FP32 vs PyTorch max {summary['onnx_fp32_vs_torch_max']}")
     if opts.json_out:
-        with atomic_output(opts.json_out, opts.overwrite) as tmp:
-            tmp.write_text(json.dumps(summary, indent=2) + "\n")
+        write_json(opts.json_out, summary, opts.overwrite)
     return 0
 
 

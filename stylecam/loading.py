@@ -12,7 +12,7 @@ from .paths import asset_path
 from .errors import UserError
 from .lite import LiteConfig, LiteStyleTransfer
 from .model import Decoder, ModelConfig, StyleTransfer
-from .safeio import atomic_output
+from .safeio import atomic_output, write_json
 
 DECODER_FILE = "decoder.pt"
 TRAIN_HINT = ("train one with: python -m train --content DIR --style DIR --out runs/mine "
@@ -68,8 +68,7 @@ def save_decoder(decoder: Decoder, path: str | os.PathLike, meta: dict, half: bo
     state = {k: (v.half() if half else v.float()).cpu().contiguous() for k, v in decoder.state_dict().items()}
     with atomic_output(p) as tmp:
         torch.save(state, tmp)
-    with atomic_output(p.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(p.with_suffix(".json"), meta)
     return p
 
 
@@ -91,8 +90,7 @@ def save_lite(model: LiteStyleTransfer, path: str | os.PathLike, meta: dict, hal
     p = Path(path)
     with atomic_output(p) as tmp:
         torch.save(lite_state(model, half), tmp)
-    with atomic_output(p.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(meta, indent=2) + "\n")
+    write_json(p.with_suffix(".json"), meta)
     return p
 
 

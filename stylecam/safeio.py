@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import errno
+import json
 import os
 import re
 import sys
@@ -113,6 +114,13 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = True) -> Iterator[P
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 
+
+
+def write_json(path: str | os.PathLike, data, overwrite: bool = True) -> Path:
+    """``data`` as indented JSON, written through ``atomic_output`` (overwrite=False never replaces a file)."""
+    with atomic_output(path, overwrite) as tmp:
+        tmp.write_text(json.dumps(data, indent=2) + "\n")
+    return Path(path)
 
 def sweep_leftovers(folder: Path) -> list[Path]:
     """Remove the temporary files that killed runs left in ``folder`` (once per folder and process)."""

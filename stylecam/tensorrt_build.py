@@ -20,7 +20,6 @@ Pure parts (tested without TensorRT): ``Profile``, ``engine_key``, ``timing_cach
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import sys
@@ -32,7 +31,7 @@ from .errors import UserError
 from .graphs import (DECODER_INPUTS, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUT, FRAME_INPUTS, FRAME_OUTPUT,
                      check_stylecam_onnx, dynamic_input, file_hash, read_metadata)
 from .model import MIN_SIDE, SIZE_MULTIPLE
-from .safeio import atomic_output
+from .safeio import atomic_output, write_json
 
 SUPPORTED_MAJOR = 10
 INSTALL_HINT = (f"pip install tensorrt~={SUPPORTED_MAJOR}.0 --extra-index-url https://pypi.nvidia.com "
@@ -283,8 +282,7 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
             "build_seconds": round(seconds, 1), "strongly_typed": True, "onnx": str(onnx_path), "graph": graph,
             "model": meta.get("stylecam.model", "full"), "timing_cache": str(timing_cache) if timing_cache else None,
             "profile_shapes": profile.as_json()}
-    with atomic_output(engine_path.with_suffix(".json")) as tmp:
-        tmp.write_text(json.dumps(info, indent=2) + "\n")
+    write_json(engine_path.with_suffix(".json"), info)
     log(f"built {engine_path} in {seconds:.0f} s")
     return info
 

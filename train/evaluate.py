@@ -184,9 +184,8 @@ def evaluate(opts: EvalOptions, log=lambda *a: print(*a, file=sys.stderr)) -> di
         write_image(opts.sheet, sheet(photos, alpha0, [resize_longer(s, opts.size) for s in styles], outputs,
                                       photo_names, style_names, opts.cell), opts.overwrite)
     if opts.json_out:
-        from stylecam.safeio import atomic_output
-        with atomic_output(opts.json_out, opts.overwrite) as tmp:
-            tmp.write_text(json.dumps(result, indent=2) + "\n")
+        from stylecam.safeio import write_json
+        write_json(opts.json_out, result, opts.overwrite)
     return result
 
 

@@ -66,7 +66,7 @@ def probe(base: TrainConfig, name: str, seconds: float, warmup: int, log) -> dic
 @entry_point("train.speed")
 def main(argv: list[str] | None = None) -> int:
     from stylecam.options import device_name, listed, number, parser
-    from stylecam.safeio import atomic_output, check_output_file
+    from stylecam.safeio import check_output_file, write_json
     p = parser("python -m train.speed", "Images/s of training steps, fp32 vs bf16 + channels_last.",
                "  python -m train.speed --content data/train/content --style data/train/style --json speed.json\n")
     p.add_argument("--content", required=True)
@@ -101,11 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     if len(names) > 1:     # each setting against the first (fp32)
         result["speedup"] = {n: round(result[n]["images_per_s"] / result[names[0]]["images_per_s"], 2)
                              for n in names[1:]}
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if args.json_out:
-        with atomic_output(Path(args.json_out), args.overwrite) as tmp:
-            tmp.write_text(text + "\n")
+        write_json(args.json_out, result, args.overwrite)
     return 0
 
 

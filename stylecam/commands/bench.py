@@ -15,7 +15,7 @@ import torch
 
 from ..errors import UserError
 from ..options import RuntimeOptions, add_runtime_arguments, frame_size, listed, number, runtime_options
-from ..safeio import atomic_output, check_output_file
+from ..safeio import check_output_file, write_json
 
 HELP = "Measure frames/s of every available backend at a few frame sizes, and the style-switch time."
 EXAMPLES = """  stylecam bench                                   (every available backend, 3 sizes)
@@ -217,8 +217,7 @@ def run(args) -> int:
               "weights": "random" if opts.random_decoder else (weights or "shipped")}
     print(table(report))
     if opts.json_out:
-        with atomic_output(opts.json_out, opts.overwrite) as tmp:
-            tmp.write_text(json.dumps(report, indent=2) + "\n")
+        write_json(opts.json_out, report, opts.overwrite)
         print(f"wrote {opts.json_out}")
     return 0
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..temporal.flicker import WarpingError
 from ..options import number
-from ..safeio import atomic_output, check_output_file
+from ..safeio import check_output_file, write_json
 from ..video.io import Frame, probe, read_frames
 
 HELP = ("Warping error (Lai et al. 2018) of a stylized video: optical flow on the original frames, "
@@ -67,9 +67,7 @@ def run(args) -> int:
         result["warning"] = f"frame counts differ: {a.frames} vs {b.frames}"
     if not opts.per_pair:
         result.pop("per_pair")
-    text = json.dumps(result, indent=2)
-    print(text)
+    print(json.dumps(result, indent=2))
     if opts.json_out:
-        with atomic_output(opts.json_out, opts.overwrite) as tmp:
-            tmp.write_text(text + "\n")
+        write_json(opts.json_out, result, opts.overwrite)
     return 0

@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..temporal.flicker import StyleLoss, WarpingError
 from ..images import read_image, resize_longer
 from ..options import RuntimeOptions, add_runtime_arguments, listed, longer_side, number, parser, runtime_options
-from ..safeio import atomic_output, check_input_file, check_output_file
+from ..safeio import atomic_output, check_input_file, check_output_file, write_json
 from ..session import open_session
 from ..temporal.smoothing import FlowBlending, SmoothOptions, TemporalSmoother
 from ..video.io import Frame, VideoWriter, output_size, probe, read_frames
@@ -184,11 +184,9 @@ def main(argv=None) -> int:
     opts = parse(argv)
     report = run(opts)
     print(table(report), file=sys.stderr)
-    text = json.dumps(report, indent=2)
-    print(text)
+    print(json.dumps(report, indent=2))
     if opts.json_out:
-        with atomic_output(opts.json_out, opts.overwrite) as tmp:
-            tmp.write_text(text + "\n")
+        write_json(opts.json_out, report, opts.overwrite)
     return 0
 
 
