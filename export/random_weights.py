@@ -14,9 +14,14 @@ from stylecam.model import Decoder, Encoder, StyleTransfer
 
 
 def random_decoder(seed: int = 0) -> Decoder:
-    """The full model's decoder with torch's default initialization, seeded."""
+    """The full model's decoder with torch's default initialization, seeded, and a random strength
+    modulation (a trained one is not 0 either: every graph must carry it)."""
     torch.manual_seed(seed)
-    return Decoder().eval().requires_grad_(False)
+    decoder = Decoder().eval().requires_grad_(False)
+    for gain, bias in zip(decoder.photo_gain, decoder.photo_bias):
+        gain.normal_(0, 0.3)
+        bias.normal_(0, 0.05)
+    return decoder
 
 
 def random_full(seed: int = 0, spread: bool = True) -> StyleTransfer:

@@ -46,6 +46,16 @@ def _read_weights(p: Path, missing: str, what: str, fix: str):
     except Exception as e:
         raise UserError(f"{p} is not a loadable {what} ({type(e).__name__}){fix}") from None
 
+def decoder_state(state: dict) -> dict:
+    """A decoder's tensors in float32, with the strength modulation (``Decoder.photo_gain``/``photo_bias``)
+    that a file written before it lacks filled in as zeros: no modulation, the old behaviour at every α."""
+    full = {k: v.float() for k, v in state.items()}
+    for k, v in Decoder().state_dict().items():
+        if k.startswith(("photo_gain.", "photo_bias.")):
+            full.setdefault(k, torch.zeros_like(v))
+    return full
+
+
 def load_decoder(path: str | os.PathLike | None = None) -> Decoder:
     p = Path(path) if path else default_decoder_path()
     state = _read_weights(p, f"no trained decoder at {p}; {TRAIN_HINT}", "decoder file", "")
@@ -56,7 +66,7 @@ def load_decoder(path: str | os.PathLike | None = None) -> Decoder:
         state = state["decoder"]
     decoder = Decoder()
     try:
-        decoder.load_state_dict({k: v.float() for k, v in state.items()})
+        decoder.load_state_dict(decoder_state(state))
     except (RuntimeError, AttributeError, TypeError):
         raise UserError(f"{p} is not a stylecam decoder (its tensors do not match the architecture)") from None
     return decoder.eval().requires_grad_(False)

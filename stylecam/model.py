@@ -72,7 +72,16 @@ class Encoder(nn.Module):
 
 
 class Decoder(nn.Module):
-    """Mirror of the encoder (docs/design.md §2): 9 convs, nearest 2× up-sampling, no norm, linear output."""
+    """Mirror of the encoder (docs/design.md §2): 9 convs, nearest 2× up-sampling, no norm, linear output,
+    and the photo end of the strength dial.
+
+    One decoder cannot both paint strongly and give the photo back: trained for both, it
+    compromises on each (README, "Training"). So every conv's output is modulated by the
+    strength α (FiLM, Perez et al. 2018; per-layer γ, β as conditional instance norm):
+    h · (1 + (1 − α)·γ) + (1 − α)·β. At α = 1 this is exactly the plain AdaIN decoder; at
+    α = 0, where AdaIN is the identity, it is the decoder that learned to give the photo
+    back; in between it moves along with the features. γ and β start at 0, so a decoder
+    file written before them loads unchanged and behaves as it did at every α."""
 
     def __init__(self):
         super().__init__()
@@ -85,10 +94,31 @@ class Decoder(nn.Module):
             conv3x3(128, 128), relu(), conv3x3(128, 64), relu(), up(),
             conv3x3(64, 64), relu(), conv3x3(64, 3),
         )
+        widths = [layer[1].out_channels for layer in self.net if isinstance(layer, nn.Sequential)]
+        self.photo_gain = nn.ParameterList(nn.Parameter(torch.zeros(c)) for c in widths)   # γ per conv
+        self.photo_bias = nn.ParameterList(nn.Parameter(torch.zeros(c)) for c in widths)   # β per conv
 
-    def forward(self, t: torch.Tensor) -> torch.Tensor:
-        """t: (N, 512, h, w) -> (N, 3, 8h, 8w) RGB, roughly [0, 1], not clamped."""
-        return self.net(t)
+    def forward(self, t: torch.Tensor, alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
+        """t: (N, 512, h, w); alpha: scalar or (N,) -> (N, 3, 8h, 8w) RGB, roughly [0, 1], not clamped."""
+        w = 1 - torch.as_tensor(alpha, dtype=t.dtype, device=t.device).reshape(-1, 1, 1, 1)   # (N or 1, 1, 1, 1)
+        one_alpha = w.shape[0] == 1      # every frame the runtime and its graphs decode: fold into the weights
+        convs = 0
+        for layer in self.net:
+            if not isinstance(layer, nn.Sequential):
+                t = layer(t)
+                continue
+            pad, conv = layer
+            gain = 1 + w.reshape(-1, 1) * self.photo_gain[convs].to(t.dtype)   # (N or 1, C_out)
+            bias = w.reshape(-1, 1) * self.photo_bias[convs].to(t.dtype)       # (N or 1, C_out)
+            if one_alpha:
+                # conv(x; W)·g + b = conv(x; W·g) with bias·g + b: a pass over the weights instead of
+                # two over the activations (at α = 1, g = 1 and b = 0 exactly: the plain decoder's result)
+                t = F.conv2d(pad(t), conv.weight * gain[0][:, None, None, None].to(conv.weight.dtype),
+                             conv.bias * gain[0].to(conv.bias.dtype) + bias[0].to(conv.bias.dtype))
+            else:                        # one α per sample (training): modulate the activations
+                t = conv(pad(t)) * gain[:, :, None, None] + bias[:, :, None, None]
+            convs += 1
+        return t
 
 
 def from_bgr_uint8(frames: torch.Tensor, dtype: torch.dtype = torch.float32) -> torch.Tensor:
@@ -143,7 +173,7 @@ class StyleTransfer(nn.Module):
         feat: (N, 512, h, w); content_mean/std: (N, 512) float32, normally ``calc_mean_std(feat)``;
         style_mean/std: (N, 512) or (512,); alpha: scalar or (N,) -> (N, 3, 8h, 8w) RGB, not clamped."""
         t = A.adain_with_strength(feat, style_mean, style_std, alpha, content_mean, content_std)  # float32
-        return self.decoder(t.to(feat.dtype))
+        return self.decoder(t.to(feat.dtype), alpha)
 
     def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
                 alpha: torch.Tensor | float = 1.0) -> torch.Tensor:

@@ -28,7 +28,9 @@ def contact_sheet(grid: list[list[np.ndarray]], col_labels: list[str], row_label
     """grid[r][c]: RGB uint8 images -> one RGB uint8 sheet with labels above columns and rows."""
     rows = [np.hstack([_pad(_label(t, cell), pad) for t in col_labels])]
     for label, images in zip(row_labels, grid):
-        rows.append(np.hstack([_pad(_label(label if c == 0 else "", cell), pad) for c in range(len(images))]))
+        # a row label spans the whole row: it names the row, not its first cell
+        width = len(images) * (cell + pad) - pad
+        rows.append(_pad(_label(label, width), pad))
         rows.append(np.hstack([_pad(_fit(im, cell), pad) for im in images]))
     return np.vstack(rows)
 

@@ -66,12 +66,13 @@ def test_alpha_changes_the_result(backend, style):
     assert np.abs(full.astype(int) - none).mean() > 1
 
 
-def test_backends_agree(lively_model, style, onnx_path):
+@pytest.mark.parametrize("alpha", [1.0, 0.3])    # 0.3: the decoder's strength modulation at work
+def test_backends_agree(lively_model, style, onnx_path, alpha):
     """All available backends give the same picture (FP32 paths: within one level)."""
     import copy
     onnx = onnx_path
     frame = _bgr(45, 61, seed=9)
-    outs = {n: create(n, copy.deepcopy(lively_model), "cpu", "fp32", onnx=onnx).backend.stylize(frame, *style)
+    outs = {n: create(n, copy.deepcopy(lively_model), "cpu", "fp32", onnx=onnx).backend.stylize(frame, *style, alpha)
             for n in AVAILABLE if n != "tensorrt"}
     ref = outs.pop("torch")
     for name, out in outs.items():

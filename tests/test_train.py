@@ -57,8 +57,9 @@ def tiny_config(data: Path, out: Path, **kw) -> TrainConfig:
 
 def test_few_steps_lower_the_loss(data, tmp_path):
     # a feature cache of two crops: the decoder sees the same pairs again and again, so the
-    # recipe's learning rate visibly lowers their loss within a few dozen steps
-    cfg = tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=2, iterations=50)
+    # recipe's learning rate visibly lowers their loss within a few dozen steps (style samples only:
+    # the pool loss below is theirs; the identity term has its own test)
+    cfg = tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=2, iterations=50, identity_share=0.0)
     trainer = Trainer(cfg, QUIET)
     cache = trainer.batches.cache
 
@@ -88,6 +89,8 @@ def test_resume_continues_at_the_same_iteration_with_the_same_loss(data, tmp_pat
     continued = resumed.run()["history"]
 
     assert [h["iteration"] for h in continued] == [3, 4]
+    resumed_meta = resumed._resumed_meta()
+    assert resumed_meta["at_iteration"] == 2 and resumed_meta["recipe_before"]["batch"] == 2
     for a, b in zip(straight[2:], continued):
         assert a["iteration"] == b["iteration"]
         assert b["loss"] == pytest.approx(a["loss"], rel=1e-5)
@@ -258,7 +261,7 @@ def test_identity_steps_teach_the_decoder_to_give_the_photo_back(data, tmp_path)
     # identity samples only: on 16-px synthetic crops from a random decoder the style term would
     # dominate the few steps a test can afford
     cfg = tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=2, identity_share=1.0,
-                      iterations=40, lr=5e-4)
+                      iterations=80, lr=5e-4)
     trainer = Trainer(cfg, QUIET)
     before = identity_loss(trainer)
     history = trainer.run()["history"]
@@ -269,7 +272,7 @@ def test_identity_steps_teach_the_decoder_to_give_the_photo_back(data, tmp_path)
 
 def test_small_batches_get_the_identity_share_on_average(data, tmp_path):
     trainer = Trainer(tiny_config(data, tmp_path / "run", batch=1, iterations=40, cache_features=True,
-                                  cache_pool=2), QUIET)
+                                  cache_pool=2, identity_share=0.25), QUIET)
     history = trainer.run()["history"]
     identity = sum(h["identity_pixel"] is not None for h in history)
     assert 3 <= identity <= 20                                        # 25 % of 40, drawn at random
@@ -300,7 +303,7 @@ def test_stability_training_runs_on_the_cached_path(data, tmp_path):
                       stability_warp=2.0, iterations=2)
     result = Trainer(cfg, QUIET).run()
     assert all(h["stability"] > 0 for h in result["history"])
-    assert result["recipe"]["stability_weight"] == 10.0 and result["recipe"]["identity_share"] == 0.25
+    assert result["recipe"]["stability_weight"] == 10.0 and result["recipe"]["identity_share"] == TrainConfig.identity_share
 
 
 def test_resuming_a_checkpoint_from_before_the_new_terms_says_so(data, tmp_path):
@@ -356,3 +359,31 @@ def test_time_spent_validating_is_not_training_time(data, tmp_path):
         time.sleep(1.0)
         assert progress.train_seconds() < 0.5          # an export inside the pause records the time so far
     assert progress.train_seconds() < 0.5
+
+
+def test_style_samples_never_move_the_photo_end_and_identity_samples_do(data, tmp_path):
+    # α = 1 (style samples) multiplies the modulation by 1 - α = 0: its gradient is exactly 0
+    styled = Trainer(tiny_config(data, tmp_path / "a", identity_share=0.0, iterations=3), QUIET)
+    styled.run()
+    assert all(not p.any() for p in (*styled.decoder.photo_gain, *styled.decoder.photo_bias))
+    photo = Trainer(tiny_config(data, tmp_path / "b", identity_share=1.0, iterations=3), QUIET)
+    photo.run()
+    assert all(p.any() for p in (*photo.decoder.photo_gain, *photo.decoder.photo_bias))
+
+
+def test_checkpoint_from_before_the_modulation_resumes_with_a_clear_line_or_warm_starts(data, tmp_path, capfd):
+    from train.checkpoint import save_checkpoint
+    from stylecam.model import Decoder
+    old = Decoder()
+    ckpt = tmp_path / "old" / "checkpoint.pt"
+    plain_params = [p for n, p in old.named_parameters() if not n.startswith("photo_")]
+    optimizer = torch.optim.Adam(plain_params)                      # one group, as the old trainer had
+    save_checkpoint(ckpt, old, optimizer, 3, 6, 1.0, torch.Generator(), {"batch": 2})
+    state = torch.load(ckpt, weights_only=True)
+    state["decoder"] = {k: v for k, v in state["decoder"].items() if not k.startswith("photo_")}
+    torch.save(state, ckpt)
+    common = ["--content", str(data / "content"), "--style", str(data / "style"), "--device", "cpu",
+              "--crop", "16", "--short-side", "24", "--batch", "2", "--iterations", "4"]
+    one_line_error(run_cli(capfd, *common, "--out", str(tmp_path / "old"), "--resume", str(ckpt)),
+                   "--init-from")
+    assert run_cli(capfd, *common, "--out", str(tmp_path / "new"), "--init-from", str(ckpt)).returncode == 0

@@ -14,7 +14,7 @@ from pathlib import Path
 import torch
 
 from stylecam.errors import UserError
-from stylecam.loading import load_decoder
+from stylecam.loading import decoder_state, load_decoder
 from stylecam.model import Decoder
 from stylecam.safeio import atomic_output
 
@@ -59,8 +59,8 @@ def load_checkpoint(path: Path) -> dict:
     state = read_checkpoint(path, FORMAT, "a stylecam training checkpoint", "net.0.1.weight",
                             "a decoder file: use --init-from")
     try:
-        Decoder().load_state_dict(state["decoder"])
-    except RuntimeError:
+        Decoder().load_state_dict(decoder_state(state["decoder"]))
+    except (RuntimeError, AttributeError, TypeError):
         raise UserError(f"--resume {path}: its decoder is from another architecture "
                         "(tensor names or shapes differ)") from None
     return state
@@ -69,10 +69,13 @@ def load_checkpoint(path: Path) -> dict:
 def restore(state: dict, decoder: Decoder, optimizer: torch.optim.Optimizer,
             generator: torch.Generator, log=print) -> tuple[int, int, float]:
     """Load a checkpoint into live objects -> (iteration, image_steps, train_seconds)."""
-    decoder.load_state_dict(state["decoder"])
+    decoder.load_state_dict(decoder_state(state["decoder"]))
     try:
         optimizer.load_state_dict(state["optimizer"])
     except (ValueError, KeyError):
+        if not any(k.startswith("photo_gain.") for k in state["decoder"]):
+            raise UserError("the checkpoint predates the decoder's strength modulation, so its optimizer state "
+                            "does not fit: start a new run from its weights with --init-from CHECKPOINT") from None
         raise UserError("the checkpoint's optimizer state does not match this decoder") from None
     if state.get("rng_device") == str(generator.device):
         generator.set_state(state["rng"])

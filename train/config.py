@@ -22,10 +22,10 @@ EXAMPLES = """  python -m train --content data/train/content --style data/train/
 
 Defaults are the paper's recipe: batch 8, shorter side 512 then random 256
 crops (with scale jitter and flips), Adam lr 1e-4 decayed as lr/(1+5e-5*iter),
-style weight 10. On top of it, by default, a quarter of each batch learns to
-give the photo back (AdaIN with the photo's own statistics is the identity:
-the α = 0 end of the strength dial); --stability-weight adds MCCNet's
-noise-and-warp regularization against flicker. Training stops at --iterations or --minutes, whichever comes
+style weight 10. On top of it, by default, half of each batch learns to give
+the photo back at α = 0 (AdaIN is then the identity), through the decoder's
+strength modulation, which α = 1 never sees; --stability-weight adds MCCNet's
+noise-and-warp regularization against flicker (the shipped decoder: 300). Training stops at --iterations or --minutes, whichever comes
 first. The decoder (fp16) and a JSON of figures are written to OUT/decoder.pt
 every --export-every seconds, so a killed run still leaves a usable decoder.
 Install one with: cp OUT/decoder.pt OUT/decoder.json assets/
@@ -48,16 +48,22 @@ class TrainConfig:
     lr_decay: float = 5e-5
     style_weight: float = 10.0
     # faithfulness and steadiness (issue 9): see train/losses.py
-    identity_share: float = 0.25      # of each batch: photos that are their own style (2 of 8)
-    # weights set by gradient balance on the shipped decoder (256-px crops of data/train): with these
-    # the pixel term's and the feature term's gradients are each about 0.6 of the style term's
-    # (norms 117, 129 vs 195); at weight 1 the pixel term's was 12, i.e. nothing
-    identity_pixel_weight: float = 10.0
+    # of each batch: photos that are their own style, decoded at α = 0 (4 of 8). Half, because since
+    # the decoder's strength modulation the two ends barely compete: the shipped decoder's recipe
+    identity_share: float = 0.5
+    # the pixel weight: 10 balances the gradient norms on the pre-modulation decoder (256-px crops of
+    # data/train: pixel ×10 117, features 129, style ×10 195; at weight 1 the pixel term was nothing);
+    # raised to 30, then 100 while the shipped decoder trained, each time α = 0 SSIM was the target
+    # still missed and the α = 1 style loss had room; its last 1,876 steps used 100 (README, "The
+    # shipped decoder")
+    identity_pixel_weight: float = 100.0
     identity_feature_weight: float = 1.0
     # off by default; on the shipped decoder weight 1 gives a gradient of 0.06 (noise) / 0.09 (2-px warp)
     # against the style term's 243 (192-px crops): about 1000 makes it matter
     stability_weight: float = 0.0
     stability_warp: float = 0.0       # pixels of random smooth warp in the stability pair; 0: noise only
+    # lr of the decoder's strength modulation (γ, β from 0) relative to --lr: see Trainer.__init__
+    modulation_lr_scale: float = 100.0
     iterations: int = 160_000
     minutes: float = 0.0              # wall-clock limit of the training loop; 0 = none
     seed: int = 0
@@ -128,6 +134,9 @@ def add_arguments(p) -> None:
     g.add_argument("--stability-warp", type=float, default=d.stability_warp, metavar="PIXELS",
                    help=f"largest displacement of the stability pair's random smooth warp (default {d.stability_warp}: "
                         "noise only)")
+    g.add_argument("--modulation-lr-scale", type=float, default=d.modulation_lr_scale,
+                   help="learning rate of the decoder's strength modulation (its photo end, α = 0) relative "
+                        f"to --lr (default {d.modulation_lr_scale:g}: it starts at 0 and must reach ~1)")
     g.add_argument("--iterations", type=int, default=d.iterations, help=f"stop after this many (default {d.iterations})")
     g.add_argument("--minutes", type=float, default=d.minutes, help="stop after this much training time (0: no limit)")
     g.add_argument("--seed", type=int, default=d.seed)
@@ -186,6 +195,7 @@ FLOAT_RANGES = {
     "identity_feature_weight": (0.0, 1e6, True, True),
     "stability_weight": (0.0, 1e6, True, True),
     "stability_warp": (0.0, 64.0, True, True),
+    "modulation_lr_scale": (0.0, 1e6, True, True),
     "minutes": (0.0, 1e6, True, True),
     "export_every": (0.0, 1e6, False, True),
 }
@@ -250,7 +260,7 @@ def config_from_args(args) -> TrainConfig:
         lr=args.lr, lr_decay=args.lr_decay, style_weight=args.style_weight,
         identity_share=args.identity_share, identity_pixel_weight=args.identity_pixel_weight,
         identity_feature_weight=args.identity_feature_weight, stability_weight=args.stability_weight,
-        stability_warp=args.stability_warp,
+        stability_warp=args.stability_warp, modulation_lr_scale=args.modulation_lr_scale,
         iterations=args.iterations, minutes=args.minutes, seed=args.seed,
         device=args.device, precision=args.precision, channels_last=args.channels_last,
         compile=args.compile, cache_features=args.cache_features, cache_pool=args.cache_pool,

@@ -119,7 +119,7 @@ def score_pairs(encoder: Encoder, decoder: torch.nn.Module, photos: list[np.ndar
 def reconstruct(encoder: Encoder, decoder: torch.nn.Module, photos: list[np.ndarray], device: torch.device
                 ) -> tuple[list[float], list[np.ndarray]]:
     """The α = 0 output of each photo (decoder of its own features) -> SSIM against it, RGB outputs."""
-    outputs = [from_tensor(decoder(encode_content(encoder, to_tensor(p, device)).float()).float().clamp(0, 1))
+    outputs = [from_tensor(decoder(encode_content(encoder, to_tensor(p, device)).float(), 0.0).float().clamp(0, 1))
                for p in photos]
     return [ssim(o, p) for o, p in zip(outputs, photos)], outputs
 

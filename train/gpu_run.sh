@@ -60,8 +60,8 @@ main() {
     DEVICE=${DEVICE:-cuda}
     INIT_FROM=${INIT_FROM:-assets/decoder.pt}
     VAL_EVERY=${VAL_EVERY:-100000}
-    # the recipe of the shipped CPU fine-tune (README, "The shipped decoder"); EXTRA_TRAIN="" for the defaults
-    EXTRA_TRAIN=${EXTRA_TRAIN-"--identity-share 0.5 --stability-weight 1000 --lr 7e-5"}
+    # the recipe of the shipped decoder (README, "The shipped decoder"); EXTRA_TRAIN="" for the defaults
+    EXTRA_TRAIN=${EXTRA_TRAIN-"--stability-weight 300"}
     EXTRA_LITE=${EXTRA_LITE-"--crop 256 --short-side 512 --batch 32 --cache-pool 4096 --style-weight 1"}
 
     START=$SECONDS

@@ -112,7 +112,7 @@ class TeacherPool:
             feat = feats[crop_of[rows] - start]
             # the full model's forward pass, its encoding shared by the crop's samples
             t = adain_with_strength(feat, mean[rows], std[rows], alpha[rows])
-            target[rows] = teacher.decoder(t.to(feat.dtype)).float().clamp(0, 1).mul(255).round().to(torch.uint8)
+            target[rows] = teacher.decoder(t.to(feat.dtype), alpha[rows]).float().clamp(0, 1).mul(255).round().to(torch.uint8)
         crops = crops.mul(255).round().to(torch.uint8)
         return cls(crops, crop_of, style_idx, style_w, alpha, target)
 

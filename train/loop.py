@@ -49,7 +49,7 @@ def device_name(device: torch.device) -> str:
 
 # options added after the first checkpoints were written (a resumed older run starts them at this run's values)
 NEW_OPTIONS = ("identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
-               "stability_warp")
+               "stability_warp", "modulation_lr_scale")
 
 
 class Trainer:
@@ -69,16 +69,25 @@ class Trainer:
         self.encoder = load_encoder(cfg.weights).to(self.device, memory_format=self.memory_format)
         self.decoder = init_decoder(cfg.init_from).to(self.device, memory_format=self.memory_format)
         # fused Adam: one kernel for all parameters instead of a few per tensor on the GPU
-        self.optimizer = torch.optim.Adam(self.decoder.parameters(), lr=cfg.lr,
-                                          fused=True if self.device.type == "cuda" else None)
+        # the strength modulation starts at 0 and Adam moves a parameter about lr per step: at the
+        # convs' lr it would take ~10^4 steps to reach 1, hence its own scale
+        modulation = [p for name, p in self.decoder.named_parameters() if name.startswith("photo_")]
+        convs = [p for name, p in self.decoder.named_parameters() if not name.startswith("photo_")]
+        self.optimizer = torch.optim.Adam([{"params": convs, "lr_scale": 1.0},
+                                           {"params": modulation, "lr_scale": cfg.modulation_lr_scale}],
+                                          lr=cfg.lr, fused=True if self.device.type == "cuda" else None)
         self.generator = torch.Generator(self.device)
         self.generator.manual_seed(cfg.seed + 1000 * self.info.rank)
         self.iteration, self.image_steps, self.prior_seconds = 0, 0, 0.0
+        self.resumed: dict | None = None       # where a resumed run stood, for decoder.json
         if cfg.resume:
             state = load_checkpoint(cfg.resume)
             self.iteration, self.image_steps, self.prior_seconds = restore(
                 state, self.decoder, self.optimizer, self.generator, log)
-            self._note_new_options(state.get("config") or {})
+            saved = state.get("config") or {}
+            self._note_new_options(saved)
+            self.resumed = {"from": str(cfg.resume), "at_iteration": self.iteration,
+                            "init_from": saved.get("init_from"), "recipe_before": saved}
             if self.info.rank:         # each process keeps its own stream of crops
                 self.generator.manual_seed(cfg.seed + 1000 * self.info.rank + self.iteration)
 
@@ -139,7 +148,7 @@ class Trainer:
     def step(self) -> LossTerms:
         """One optimizer step on a fresh batch; advances the iteration count."""
         for group in self.optimizer.param_groups:
-            group["lr"] = self.lr_at(self.iteration)
+            group["lr"] = self.lr_at(self.iteration) * group["lr_scale"]
         with self.autocast():
             batch = self.batches.next(self.cfg.batch,
                                       identity_count(self.cfg.batch, self.cfg.identity_share, self.generator))
@@ -237,6 +246,10 @@ class Trainer:
         save_checkpoint(self.cfg.checkpoint, self.decoder, self.optimizer, self.iteration, self.image_steps,
                         self.prior_seconds + progress.train_seconds(), self.generator, self.cfg.as_meta())
 
+    meta_recipe_keys = ("batch", "crop", "short_side", "scale_jitter", "lr", "lr_decay", "style_weight",
+                        "identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
+                        "stability_warp", "modulation_lr_scale", "precision", "cache_features", "cache_pool", "seed")
+
     def meta(self, progress) -> dict:
         cfg = self.cfg
         seconds = self.prior_seconds + progress.train_seconds()
@@ -257,25 +270,32 @@ class Trainer:
                      "val_photos": len(self.val["photos"]) if self.val else 0,
                      "val_styles": len(self.val["styles"]) if self.val else 0,
                      "val_style": str(cfg.val_style) if cfg.val_style else None},
-            "recipe": {k: getattr(cfg, k) for k in ("batch", "crop", "short_side", "scale_jitter", "lr",
-                                                    "lr_decay", "style_weight", "identity_share",
-                                                    "identity_pixel_weight", "identity_feature_weight",
-                                                    "stability_weight", "stability_warp", "cache_features",
-                                                    "cache_pool", "seed")},
+            "recipe": {k: getattr(cfg, k) for k in self.meta_recipe_keys},
             "init_from": self._init_meta(),
             "resumed_from": str(cfg.resume) if cfg.resume else None,
+            "resumed": self._resumed_meta(),
             "loss": self.last_loss,
             "val": self.last_val,
             "encoder": self.encoder.version,
             "torch": torch.__version__,
         }
 
-    def _init_meta(self) -> dict | None:
-        """Where a warm start came from, with that decoder's own training figures."""
-        if not self.cfg.init_from:
+    def _resumed_meta(self) -> dict | None:
+        """A resumed run: the checkpoint, its iteration and the recipe it had until then (options may change)."""
+        if not self.resumed:
             return None
-        prior = decoder_meta(self.cfg.init_from)
-        return {"path": str(self.cfg.init_from),
+        keys = self.meta_recipe_keys
+        return {**{k: self.resumed[k] for k in ("from", "at_iteration")},
+                "recipe_before": {k: self.resumed["recipe_before"].get(k) for k in keys}}
+
+    def _init_meta(self) -> dict | None:
+        """Where a warm start came from (a resumed run: the warm start of the run it continues),
+        with that decoder's own training figures."""
+        init_from = self.cfg.init_from or (self.resumed or {}).get("init_from")
+        if not init_from:
+            return None
+        prior = decoder_meta(init_from)
+        return {"path": str(init_from),
                 **{k: prior.get(k) for k in ("iterations", "image_steps", "trained_on", "date")}}
 
     def export(self, progress) -> None:

@@ -5,7 +5,7 @@ L_c: MSE at relu4_1 between f(g(t)) and t (the target is t, not f(c)).
 L_s: Σ over relu1_1 … relu4_1 of MSE(μ) + MSE(σ), statistics in fp32 with the
 biased variance (``stylecam.adain.calc_mean_std``).
 Identity (SANet, AdaAttN, StyTr²): on a share of the batch the style is the photo
-itself, so AdaIN(f(c), f(c)) = f(c) and g must give c back:
+itself, so AdaIN(f(c), f(c)) = f(c) and g, at α = 0, must give c back:
 L_id = w_px·L1(g(f(c)), c) + w_feat·Σ_i MSE(f_i(g(f(c))), f_i(c)) over relu1_1 … relu4_1.
 Stability (MCCNet, Wang et al. 2020, "compound regularization"): the stylized
 W(c) + n, with W a small random smooth warp and n Gaussian noise of σ ~ U(0.01, 0.02),
@@ -140,7 +140,10 @@ def decoder_loss(encoder: Encoder, decoder: torch.nn.Module, batch: Batch, weigh
         noisy, grid = perturb(batch.content[k:], weights.stability_warp, generator)
         with torch.no_grad():
             inputs.append(adain_target(encoder(noisy.contiguous(memory_format=memory_format)), batch.style))
-    out = decoder(torch.cat(inputs).contiguous(memory_format=memory_format))   # (n [+ n-k], 3, 8h, 8w)
+    x = torch.cat(inputs).contiguous(memory_format=memory_format)
+    alpha = torch.ones(x.shape[0], device=x.device)
+    alpha[:k] = 0                   # identity samples are the α = 0 end of the dial (Decoder's modulation)
+    out = decoder(x, alpha)                                                     # (n [+ n-k], 3, 8h, 8w)
     feats = encoder(out[:n], all_layers=True)
     parts: list[torch.Tensor | None] = [None] * len(TERMS)
     if k < n:
