@@ -330,6 +330,7 @@ def test_resuming_a_checkpoint_from_before_the_new_terms_says_so(data, tmp_path)
     ("--export-every", "nan"), ("--identity-share", "1.5"), ("--identity-share", "nan"),
     ("--identity-pixel-weight", "-1"), ("--identity-feature-weight", "inf"), ("--stability-weight", "nan"),
     ("--stability-warp", "-2"), ("--stability-warp", "inf"),
+    ("--modulation-lr-scale", "nan"), ("--modulation-lr-scale", "-1"),
 ])
 def test_float_options_are_checked_before_anything_is_created(data, tmp_path, capsys, flag, value):
     from train.__main__ import main
