@@ -46,6 +46,7 @@ def _read_weights(p: Path, missing: str, what: str, fix: str):
     except Exception as e:
         raise UserError(f"{p} is not a loadable {what} ({type(e).__name__}){fix}") from None
 
+
 def decoder_state(state: dict) -> dict:
     """A decoder's tensors in float32, with the strength modulation (``Decoder.photo_gain``/``photo_bias``)
     that a file written before it lacks filled in as zeros: no modulation, the old behaviour at every α."""
