@@ -168,20 +168,25 @@ def test_ten_steps_write_the_student_and_resume_continues_exactly(folders, rando
     out = tmp_path / "run"
     assert main(tiny_args(folders, out, "--iterations", "10", "--val-content", str(folders / "val"),
                           "--val-style", str(folders / "val_style"), "--val-size", "32",
-                          "--val-style-size", "32", "--style-weight", "1")) == 0
+                          "--val-style-size", "32", "--style-weight", "1", "--colour-weight", "10")) == 0
     meta = json.loads((out / "lite.json").read_text())
     assert meta["iterations"] == 10 and meta["model"] == "lite" and meta["data"]["content_images"] == 3
-    assert meta["teacher"]["sha256"] and set(meta["loss"]) >= {"pixel", "feature", "style", "stability"}
-    assert "student_ssim_alpha0" in meta["val"]["sets"]["val"] and (out / "val_val.png").is_file()
+    assert meta["teacher"]["sha256"] and set(meta["loss"]) >= {"pixel", "feature", "style", "stability", "colour"}
+    assert meta["loss"]["colour"] >= 0 and meta["recipe"]["colour_weight"] == 10
+    val = meta["val"]["sets"]["val"]
+    assert {"student_ssim_alpha0", "student_colour_ratio", "teacher_relu1_1_ratio"} <= set(val)
+    assert (out / "val_val.png").is_file()
     assert isinstance(load_lite(out / "lite.pt"), LiteStyleTransfer)
     assert "img/s" in capsys.readouterr().out
 
     def trainer(run, *extra):
         return LiteTrainer(config_from_args(build_parser().parse_args(tiny_args(folders, run, *extra))),
                            lambda *a: None)
-    straight = trainer(tmp_path / "a", "--iterations", "4").run()["history"]
-    trainer(tmp_path / "b", "--iterations", "2").run()
-    resumed = trainer(tmp_path / "b", "--iterations", "4", "--resume", str(tmp_path / "b" / "checkpoint.pt"))
+    straight = trainer(tmp_path / "a", "--iterations", "4", "--colour-weight", "10").run()["history"]
+    assert any(h["colour"] > 0 for h in straight)
+    trainer(tmp_path / "b", "--iterations", "2", "--colour-weight", "10").run()
+    resumed = trainer(tmp_path / "b", "--iterations", "4", "--colour-weight", "10",
+                      "--resume", str(tmp_path / "b" / "checkpoint.pt"))
     assert resumed.iteration == 2
     continued = resumed.run()["history"]
     assert [h["iteration"] for h in continued] == [3, 4]

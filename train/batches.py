@@ -16,6 +16,7 @@ import torch
 
 from stylecam.model import Encoder
 
+from .colour import Moments, moments
 from .data import ImagePool
 from .losses import Batch, Stats, encode_content, encode_style
 
@@ -31,11 +32,12 @@ class LiveBatches:
         """n content crops, the first ``identity`` of them their own style (no style crop drawn)."""
         c = self.content.sample(n, self.crop, self.jitter, self.generator)     # (n, 3, crop, crop)
         c = c.contiguous(memory_format=self.memory_format)
-        style = []                  # a batch of identity samples only (batch 1) has no style
+        style, pixels = [], None    # a batch of identity samples only (batch 1) has no style
         if n > identity:
             s = self.style.sample(n - identity, self.crop, self.jitter, self.generator)
             style = encode_style(self.encoder, s.contiguous(memory_format=self.memory_format))
-        return Batch(c, encode_content(self.encoder, c), style, identity)
+            pixels = moments(s)
+        return Batch(c, encode_content(self.encoder, c), style, identity, pixels)
 
 
 def quantize(images: torch.Tensor) -> torch.Tensor:
@@ -46,10 +48,12 @@ def quantize(images: torch.Tensor) -> torch.Tensor:
 class FeatureCache:
     """Fixed content crops with their encoder outputs, and per-layer statistics of fixed style crops."""
 
-    def __init__(self, content: torch.Tensor, content_feats: torch.Tensor, style_stats: Stats):
+    def __init__(self, content: torch.Tensor, content_feats: torch.Tensor, style_stats: Stats,
+                 style_pixels: Moments):
         self.content = content                    # (P, 3, crop, crop) uint8
         self.content_feats = content_feats        # (P, 512, crop/8, crop/8)
         self.style_stats = style_stats            # per layer: mean, std (Q, C)
+        self.style_pixels = style_pixels          # pixel mean (Q, 3), second moment (Q, 3, 3)
 
     @classmethod
     def from_crops(cls, encoder: Encoder, content: torch.Tensor, style: torch.Tensor,
@@ -60,7 +64,7 @@ class FeatureCache:
         parts = [encode_style(encoder, s) for s in style.split(chunk)]
         stats = [(torch.cat([p[i][0] for p in parts]), torch.cat([p[i][1] for p in parts]))
                  for i in range(len(parts[0]))]
-        return cls(pixels, feats, stats)
+        return cls(pixels, feats, stats, moments(style))
 
     def __len__(self) -> int:
         return self.content_feats.shape[0]
@@ -72,7 +76,8 @@ class FeatureCache:
     def batch(self, content_idx: torch.Tensor, style_idx: torch.Tensor, identity: int = 0) -> Batch:
         """The first ``identity`` content crops are their own style: style_idx has len - identity entries."""
         return Batch(self.photos(content_idx), self.content_feats[content_idx],
-                     [(m[style_idx], s[style_idx]) for m, s in self.style_stats], identity)
+                     [(m[style_idx], s[style_idx]) for m, s in self.style_stats], identity,
+                     tuple(m[style_idx] for m in self.style_pixels))
 
 
 class CachedBatches:

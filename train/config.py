@@ -64,6 +64,10 @@ class TrainConfig:
     stability_warp: float = 0.0       # pixels of random smooth warp in the stability pair; 0: noise only
     # lr of the decoder's strength modulation (γ, β from 0) relative to --lr: see Trainer.__init__
     modulation_lr_scale: float = 100.0
+    # the palette (train/colour.py): the overall style loss hardly sees colour, so a decoder lowers it with
+    # muddy colours; off by default (the paper's recipe)
+    colour_weight: float = 0.0
+    relu1_1_weight: float = 1.0       # factor on the relu1_1 style term
     iterations: int = 160_000
     minutes: float = 0.0              # wall-clock limit of the training loop; 0 = none
     seed: int = 0
@@ -99,7 +103,7 @@ class TrainConfig:
 
     def loss_weights(self) -> LossWeights:
         return LossWeights(self.style_weight, self.identity_pixel_weight, self.identity_feature_weight,
-                           self.stability_weight, self.stability_warp)
+                           self.stability_weight, self.stability_warp, self.colour_weight, self.relu1_1_weight)
 
 
 def add_arguments(p) -> None:
@@ -137,6 +141,11 @@ def add_arguments(p) -> None:
     g.add_argument("--modulation-lr-scale", type=float, default=d.modulation_lr_scale,
                    help="learning rate of the decoder's strength modulation (its photo end, α = 0) relative "
                         f"to --lr (default {d.modulation_lr_scale:g}: it starts at 0 and must reach ~1)")
+    g.add_argument("--colour-weight", type=float, default=d.colour_weight,
+                   help="weight of the pixel mean + covariance distance of the output to the painting's "
+                        f"(default {d.colour_weight:g}: off)")
+    g.add_argument("--relu1-1-weight", type=float, default=d.relu1_1_weight,
+                   help=f"factor on the relu1_1 style term, colour and fine texture (default {d.relu1_1_weight:g})")
     g.add_argument("--iterations", type=int, default=d.iterations, help=f"stop after this many (default {d.iterations})")
     g.add_argument("--minutes", type=float, default=d.minutes, help="stop after this much training time (0: no limit)")
     g.add_argument("--seed", type=int, default=d.seed)
@@ -196,6 +205,8 @@ FLOAT_RANGES = {
     "stability_weight": (0.0, 1e6, True, True),
     "stability_warp": (0.0, 64.0, True, True),
     "modulation_lr_scale": (0.0, 1e6, True, True),
+    "colour_weight": (0.0, 1e6, True, True),
+    "relu1_1_weight": (0.0, 1e6, True, True),
     "minutes": (0.0, 1e6, True, True),
     "export_every": (0.0, 1e6, False, True),
 }
@@ -261,6 +272,7 @@ def config_from_args(args) -> TrainConfig:
         identity_share=args.identity_share, identity_pixel_weight=args.identity_pixel_weight,
         identity_feature_weight=args.identity_feature_weight, stability_weight=args.stability_weight,
         stability_warp=args.stability_warp, modulation_lr_scale=args.modulation_lr_scale,
+        colour_weight=args.colour_weight, relu1_1_weight=args.relu1_1_weight,
         iterations=args.iterations, minutes=args.minutes, seed=args.seed,
         device=args.device, precision=args.precision, channels_last=args.channels_last,
         compile=args.compile, cache_features=args.cache_features, cache_pool=args.cache_pool,

@@ -53,6 +53,7 @@ class LiteTrainConfig:
     feature_weight: float = 0.05
     style_weight: float = 0.0
     stability_weight: float = 100.0
+    colour_weight: float = 0.0                # pixel mean + covariance of the output at α = 1 against the painting's
     lr: float = 1e-3
     lr_decay: float = 1e-4
     iterations: int = 100_000
@@ -115,6 +116,9 @@ def add_arguments(p) -> None:
                    help=f"VGG style loss at alpha 1 (default {d.style_weight}: off; costs relu4_1 per step)")
     g.add_argument("--stability-weight", type=float, default=d.stability_weight,
                    help=f"MSE between outputs on c and on c + noise, sigma in [0.01, 0.02] (default {d.stability_weight})")
+    g.add_argument("--colour-weight", type=float, default=d.colour_weight,
+                   help="pixel mean + covariance distance of the output at alpha 1 to the painting's "
+                        f"(default {d.colour_weight:g}: off)")
     g.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
     g.add_argument("--lr-decay", type=float, default=d.lr_decay, help=f"lr / (1 + decay * iteration) (default {d.lr_decay})")
     g.add_argument("--iterations", type=int, default=d.iterations, help=f"stop after this many (default {d.iterations})")
@@ -147,6 +151,7 @@ FLOAT_RANGES = {
     "feature_weight": (0, math.inf, True, False),
     "style_weight": (0, math.inf, True, False),
     "stability_weight": (0, math.inf, True, False),
+    "colour_weight": (0, math.inf, True, False),
     "minutes": (0, math.inf, True, False),
     "export_every": (0, math.inf, False, False),
 }
@@ -175,7 +180,8 @@ def config_from_args(args) -> LiteTrainConfig:
         batch=args.batch, crop=args.crop, short_side=args.short_side, scale_jitter=args.scale_jitter,
         style_size=args.style_size, cache_pool=args.cache_pool, blend_share=args.blend_share,
         alpha_zero=args.alpha_zero, pixel_weight=args.pixel_weight, feature_weight=args.feature_weight,
-        style_weight=args.style_weight, stability_weight=args.stability_weight, lr=args.lr,
+        style_weight=args.style_weight, stability_weight=args.stability_weight,
+        colour_weight=args.colour_weight, lr=args.lr,
         lr_decay=args.lr_decay, iterations=args.iterations, minutes=args.minutes, seed=args.seed,
         device=args.device, precision=args.precision, resume=_path(args.resume),
         init_from=_path(args.init_from), checkpoint=checkpoint, checkpoint_every=args.checkpoint_every,

@@ -1,38 +1,24 @@
 """Validation of the student against its teacher on (photo, painting) pairs, one set per folder.
 
-Figures per folder, averaged over its pairs (the full trainer's, plus SSIM):
-- style_loss: Σ over relu1_1 … relu4_1 of MSE of μ and σ against the painting, at α = 1;
-- content_loss: relu4_1 of the output against the AdaIN target t = AdaIN(f(c), f(s));
-- ssim_alpha1, ssim_alpha0: greyscale SSIM of the output at α = 1 and α = 0 against the photo;
-each for the student and for the teacher, so the targets (style ≤ 1.35× the teacher's,
-SSIM at most 0.03 lower) read off the JSON directly; photo_style_loss, the unstylized
-photo's style loss, is the baseline a stylization must beat.
+The figures are ``train.evaluate``'s (style loss, the relu1_1 term, colour distance, each with
+the unstylized photo's baseline and a ratio; content loss; SSIM at α = 1 and α = 0), each for
+the student (``student_*``) and the teacher (``teacher_*``), averaged over the folder's pairs,
+so the targets read off the JSON directly; ``style_ratio`` is the student's style loss over the
+teacher's, ``photo_style_loss`` the unstylized photo's.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
-import numpy as np
 import torch
 
-from stylecam.adain import adain, calc_mean_std
-from stylecam.images import from_tensor, to_tensor, write_image
 from stylecam.lite import LiteStyleTransfer
 from stylecam.model import StyleTransfer
+from stylecam.images import write_image
 from stylecam.sheet import contact_sheet
 
 from .data import read_named
-from .evaluate import prepare, ssim
-
-def style_content_loss(vgg, image: torch.Tensor, t: torch.Tensor, style: list) -> tuple[float, float]:
-    """image (1, 3, H, W); t: its AdaIN target at relu4_1; style: per layer (mean, std) -> content, style."""
-    feats = vgg(image, all_layers=True)
-    content = (feats[-1].float() - t).square().mean().item()
-    total = 0.0
-    for f, (m, s) in zip(feats, style):
-        fm, fs = calc_mean_std(f)
-        total += ((fm - m).square().mean() + (fs - s).square().mean()).item()
-    return content, total
+from .evaluate import model_network, paintings, prepare, reconstruct, score_pairs, summarize
 
 
 class Validation:
@@ -53,31 +39,23 @@ class Validation:
     def run(self, student: LiteStyleTransfer, teacher: StyleTransfer, device: torch.device, out: Path,
             iteration: int, cell: int) -> dict:
         vgg = teacher.encoder
-        style_stats = [[calc_mean_std(f) for f in vgg(to_tensor(s, device), all_layers=True)] for s in self.styles]
+        styles = paintings(vgg, self.styles, device)
+        networks = {"teacher": model_network(teacher), "student": model_network(student)}
         results = {}
         for label, names, photos, pairs in self.sets:
-            rows, grid, row_labels = [], [], []
-            for i, j in pairs:
-                photo = to_tensor(photos[i], device)                                       # (1, 3, H, W)
-                mean, std = style_stats[j][-1]
-                t = adain(vgg(photo), mean, std)
-                outs = {"teacher": teacher(photo, mean, std, 1.0), "teacher0": teacher(photo, mean, std, 0.0),
-                        "student": student(photo, mean, std, 1.0), "student0": student(photo, mean, std, 0.0)}
-                rgb = {k: from_tensor(v) for k, v in outs.items()}
-                row = {}
-                for who in ("teacher", "student"):
-                    row[f"{who}_content_loss"], row[f"{who}_style_loss"] = style_content_loss(
-                        vgg, outs[who], t, style_stats[j])
-                    row[f"{who}_ssim_alpha1"] = ssim(rgb[who], photos[i])
-                    row[f"{who}_ssim_alpha0"] = ssim(rgb[f"{who}0"], photos[i])
-                row["photo_style_loss"] = style_content_loss(vgg, photo, t, style_stats[j])[1]   # the baseline
-                rows.append(row)
-                grid.append([photos[i], self.styles[j], rgb["teacher"], rgb["student"], rgb["student0"]])
-                row_labels.append(f"{names[i]} x {self.style_names[j]}")
-            mean_row = {k: float(np.mean([r[k] for r in rows])) for k in rows[0]}
-            mean_row["style_ratio"] = mean_row["student_style_loss"] / max(mean_row["teacher_style_loss"], 1e-12)
-            results[label] = {**mean_row, "pairs": len(rows)}
+            figures, outputs = {}, {}
+            shown = sorted({i for i, _ in pairs})
+            for who, network in networks.items():
+                rows, outputs[who] = score_pairs(vgg, network, photos, styles, pairs, device)
+                ssim0, alpha0 = reconstruct(network, [photos[i] for i in shown], styles[0], device)
+                outputs[f"{who}0"] = dict(zip(shown, alpha0))
+                figures.update({f"{who}_{k}": v for k, v in summarize(rows, ssim0).items()})
+            results[label] = {**figures, "photo_style_loss": figures["student_style_loss_photo"],
+                              "style_ratio": figures["student_style_loss"] / max(figures["teacher_style_loss"], 1e-12),
+                              "pairs": len(pairs)}
+            grid = [[photos[i], self.styles[j], outputs["teacher"][(i, j)], outputs["student"][(i, j)],
+                     outputs["student0"][i]] for i, j in pairs]
             write_image(out / f"val_{label}.png",
                         contact_sheet(grid, ["photo", "style", "teacher", f"student @ {iteration}", "student a=0"],
-                                      row_labels, cell))
+                                      [f"{names[i]} x {self.style_names[j]}" for i, j in pairs], cell))
         return results

@@ -23,6 +23,7 @@ from stylecam.safeio import atomic_output
 from stylecam.vgg import load_encoder
 
 from .checkpoint import read_checkpoint
+from .colour import Moments, moment_loss
 from .data import load_pool, read_folder
 from .config import check_out
 from .lite_config import LiteTrainConfig
@@ -33,8 +34,9 @@ from .progress import fmt_duration
 
 CHECKPOINT_FORMAT = "stylecam-lite-train-checkpoint-1"
 FEATURE_LAYERS = ("conv1_1", "conv2_1", "conv3_1")       # relu1_1 … relu3_1 of the normalized VGG
+STYLE_LAYERS = (*FEATURE_LAYERS, "conv4_1")              # relu1_1 … relu4_1
 NOISE_SIGMA = (0.01, 0.02)                               # the stability term's noise on [0, 1] images
-TERMS = ("pixel", "feature", "style", "stability")
+TERMS = ("pixel", "feature", "style", "stability", "colour")
 
 
 def vgg_features(vgg: Encoder, x: torch.Tensor, layers=FEATURE_LAYERS) -> list[torch.Tensor]:
@@ -56,7 +58,7 @@ def vgg_features(vgg: Encoder, x: torch.Tensor, layers=FEATURE_LAYERS) -> list[t
 @dataclass
 class Terms:
     total: torch.Tensor                  # scalar with the gradient
-    parts: torch.Tensor                  # (4,) detached: pixel, feature, style, stability (unweighted)
+    parts: torch.Tensor                  # (5,) detached: TERMS, unweighted
 
 
 class LiteTrainer:
@@ -127,7 +129,7 @@ class LiteTrainer:
 
     def _bank_and_pool(self, vgg: Encoder) -> tuple[StyleBank, TeacherPool]:
         cfg, log = self.cfg, self.log
-        bank_key = {"encoder": vgg.version, "style": str(cfg.style), "style_size": cfg.style_size,
+        bank_key = {"encoder": vgg.version, "pixels": True, "style": str(cfg.style), "style_size": cfg.style_size,
                     "files": [p.name for p in list_images(cfg.style)]}
         bank = cached(cfg.out / "style_bank.pt", bank_key, lambda: StyleBank.from_images(
             vgg, read_folder(cfg.style, "--style", log), cfg.style_size, self.device, log), StyleBank, self.device, log)
@@ -153,8 +155,11 @@ class LiteTrainer:
     def lr_at(self, iteration: int) -> float:
         return self.cfg.lr / (1.0 + self.cfg.lr_decay * iteration)
 
-    def losses(self, content: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor, style: list) -> Terms:
-        """content, target: (B, 3, S, S) [0, 1]; alpha: (B,); style: per VGG layer (mean, std) (B, C)."""
+    def losses(self, content: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor, style: list,
+               pixels: Moments) -> Terms:
+        """content, target: (B, 3, S, S) [0, 1]; alpha: (B,); style: per VGG layer (mean, std) (B, C);
+        pixels: the paintings' pixel moments. The style and colour terms are on the student's own
+        output at α = 1 (not only its distance to the teacher's, which averages textures away)."""
         cfg, s, vgg = self.cfg, self.student, self.teacher.encoder
         mean, std = style[-1]
 
@@ -164,18 +169,22 @@ class LiteTrainer:
         out = run(content)
         zero = torch.zeros((), device=content.device)
         pixel = F.l1_loss(out.float(), target)
+        full = alpha == 1
+        styled = bool(cfg.style_weight) and bool(full.any())
+        # one VGG pass of the output for both terms, as deep as they need
+        got = vgg_features(vgg, out, STYLE_LAYERS if styled else FEATURE_LAYERS) if cfg.feature_weight or styled else []
         feature = zero
         if cfg.feature_weight:
             with torch.no_grad():
                 want = vgg_features(vgg, target)
-            got = vgg_features(vgg, out)
             feature = sum(F.mse_loss(g.float(), w.float()) for g, w in zip(got, want))
         style_loss = zero
-        full = alpha == 1
-        if cfg.style_weight and full.any():
-            feats = vgg(out[full], all_layers=True)
-            style_loss = sum(F.mse_loss(calc_mean_std(f)[0], m[full]) + F.mse_loss(calc_mean_std(f)[1], sd[full])
-                             for f, (m, sd) in zip(feats, style))
+        if styled:
+            style_loss = sum(F.mse_loss(calc_mean_std(f[full])[0], m[full]) + F.mse_loss(calc_mean_std(f[full])[1], sd[full])
+                             for f, (m, sd) in zip(got, style))
+        colour = zero
+        if cfg.colour_weight and full.any():
+            colour = moment_loss(out[full], tuple(m[full] for m in pixels))
         stability = zero
         if cfg.stability_weight:
             sigma = NOISE_SIGMA[0] + (NOISE_SIGMA[1] - NOISE_SIGMA[0]) * torch.rand(
@@ -184,21 +193,21 @@ class LiteTrainer:
             # MSE: the measure the flicker report's warping error takes
             stability = F.mse_loss(run(content + noise).float(), out.float())
         total = (cfg.pixel_weight * pixel + cfg.feature_weight * feature + cfg.style_weight * style_loss
-                 + cfg.stability_weight * stability)
-        return Terms(total, torch.stack([pixel, feature, style_loss, stability]).detach().float())
+                 + cfg.stability_weight * stability + cfg.colour_weight * colour)
+        return Terms(total, torch.stack([pixel, feature, style_loss, stability, colour]).detach().float())
 
     def step(self) -> Terms:
         cfg, dev = self.cfg, self.device
         for group in self.optimizer.param_groups:
             group["lr"] = self.lr_at(self.iteration)
         idx = torch.randint(len(self.pool), (cfg.batch,), generator=self.generator, device=dev)
-        content, target, alpha, style = self.pool.batch(idx, self.bank)
+        content, target, alpha, style, pixels = self.pool.batch(idx, self.bank)
         # α = 0: the student must give the photo back, whatever the style code
         zero = torch.rand(cfg.batch, generator=self.generator, device=dev) < cfg.alpha_zero
         alpha[zero] = 0.0
         target[zero] = content[zero]
         with self.autocast():
-            terms = self.losses(content, target, alpha, style)
+            terms = self.losses(content, target, alpha, style, pixels)
         self.optimizer.zero_grad(set_to_none=True)
         terms.total.backward()
         self.optimizer.step()
@@ -244,7 +253,7 @@ class LiteTrainer:
 
     def report(self, means: list[float]) -> None:
         cfg, it = self.cfg, self.iteration
-        weights = (cfg.pixel_weight, cfg.feature_weight, cfg.style_weight, cfg.stability_weight)
+        weights = (cfg.pixel_weight, cfg.feature_weight, cfg.style_weight, cfg.stability_weight, cfg.colour_weight)
         loss = sum(w * m for w, m in zip(weights, means))
         if not math.isfinite(loss):
             raise UserError(f"the loss is not finite at iteration {it}: stopping; the student last written "
@@ -274,6 +283,8 @@ class LiteTrainer:
             self.log(f"val {label} @ {self.iteration}: style {m['student_style_loss']:.3f} "
                      f"(teacher {m['teacher_style_loss']:.3f}, ratio {m['style_ratio']:.2f})  "
                      f"content {m['student_content_loss']:.3f} (teacher {m['teacher_content_loss']:.3f})  "
+                     f"colour ratio {m['student_colour_ratio']:.3f} (teacher {m['teacher_colour_ratio']:.3f})  "
+                     f"relu1_1 ratio {m['student_relu1_1_ratio']:.3f} (teacher {m['teacher_relu1_1_ratio']:.3f})  "
                      f"SSIM a=1 {m['student_ssim_alpha1']:.3f} (teacher {m['teacher_ssim_alpha1']:.3f})  "
                      f"a=0 {m['student_ssim_alpha0']:.3f} (teacher {m['teacher_ssim_alpha0']:.3f})")
         return self.last_val
@@ -312,7 +323,8 @@ class LiteTrainer:
                      "val_style": str(cfg.val_style) if cfg.val_style else None},
             "recipe": {k: getattr(cfg, k) for k in ("batch", "crop", "short_side", "scale_jitter", "style_size",
                                                     "blend_share", "alpha_zero", "pixel_weight", "feature_weight",
-                                                    "style_weight", "stability_weight", "lr", "lr_decay", "seed")},
+                                                    "style_weight", "stability_weight", "colour_weight", "lr",
+                                                    "lr_decay", "seed")},
             "init_from": str(cfg.init_from) if cfg.init_from else None,
             "resumed_from": str(cfg.resume) if cfg.resume else None,
             "loss": self.last_loss,

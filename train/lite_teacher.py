@@ -19,6 +19,7 @@ from stylecam.images import resize_longer, to_tensor
 from stylecam.model import SIZE_MULTIPLE, Encoder, StyleTransfer, pad_to_multiple
 from stylecam.safeio import atomic_output
 
+from .colour import Moments, mix_moments, moments
 from .data import ImagePool
 
 Stats = list[tuple[torch.Tensor, torch.Tensor]]     # per VGG style layer: mean, std (N, C)
@@ -27,10 +28,11 @@ MAX_BLEND = 3                # a blended code mixes 2 or 3 paintings
 
 
 class StyleBank:
-    """relu1_1 … relu4_1 statistics of every training painting, and convex blends of them."""
+    """relu1_1 … relu4_1 statistics and pixel moments of every training painting, and convex blends of them."""
 
-    def __init__(self, means: list[torch.Tensor], stds: list[torch.Tensor]):
+    def __init__(self, means: list[torch.Tensor], stds: list[torch.Tensor], pixels: Moments):
         self.means, self.stds = means, stds          # per layer (S, C)
+        self.pixels = pixels                         # pixel mean (S, 3), second moment (S, 3, 3)
 
     def __len__(self) -> int:
         return self.means[0].shape[0]
@@ -40,15 +42,18 @@ class StyleBank:
     def from_images(cls, encoder: Encoder, images: list, size: int, device: torch.device, log=print) -> "StyleBank":
         """images: RGB uint8 paintings, each scaled to longer side ``size`` as the runtime does."""
         log(f"style bank: statistics of {len(images)} paintings at {size} px ...")
-        per_image = []
+        per_image, pixels = [], []
         for k, img in enumerate(images):
             if k and k % 100 == 0:
                 log(f"style bank: {k}/{len(images)}")
-            x, _ = pad_to_multiple(to_tensor(resize_longer(img, size), device), SIZE_MULTIPLE)
+            x = to_tensor(resize_longer(img, size), device)
+            pixels.append(moments(x))
+            x, _ = pad_to_multiple(x, SIZE_MULTIPLE)
             per_image.append([calc_mean_std(f) for f in encoder(x, all_layers=True)])
         layers = range(len(per_image[0]))
         return cls([torch.cat([s[i][0] for s in per_image]) for i in layers],
-                   [torch.cat([s[i][1] for s in per_image]) for i in layers])
+                   [torch.cat([s[i][1] for s in per_image]) for i in layers],
+                   tuple(torch.cat([m[i] for m in pixels]) for i in range(2)))
 
     def mix(self, idx: torch.Tensor, weights: torch.Tensor) -> Stats:
         """idx, weights: (N, k) paintings and convex weights -> per layer (mean, std) (N, C).
@@ -57,13 +62,17 @@ class StyleBank:
         w = weights[..., None]
         return [((m[idx] * w).sum(1), (s[idx] * w).sum(1)) for m, s in zip(self.means, self.stds)]
 
+    def mix_pixels(self, idx: torch.Tensor, weights: torch.Tensor) -> Moments:
+        """The pixel moments of the blend: those of the mixture of its paintings' pixels."""
+        return mix_moments(self.pixels, idx, weights)
 
     def state(self) -> dict:
-        return {"means": [m.cpu() for m in self.means], "stds": [s.cpu() for s in self.stds]}
+        return {"means": [m.cpu() for m in self.means], "stds": [s.cpu() for s in self.stds],
+                "pixels": [m.cpu() for m in self.pixels]}
 
     @classmethod
     def from_state(cls, state: dict) -> "StyleBank":
-        return cls(state["means"], state["stds"])
+        return cls(state["means"], state["stds"], tuple(state["pixels"]))
 
 
 def random_blends(n: int, styles: int, blend_share: float, generator: torch.Generator,
@@ -116,11 +125,14 @@ class TeacherPool:
         crops = crops.mul(255).round().to(torch.uint8)
         return cls(crops, crop_of, style_idx, style_w, alpha, target)
 
-    def batch(self, idx: torch.Tensor, bank: StyleBank) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Stats]:
-        """idx: (B,) -> content, target (B, 3, crop, crop) float [0, 1], alpha (B,), style stats."""
+    def batch(self, idx: torch.Tensor, bank: StyleBank
+              ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, Stats, Moments]:
+        """idx: (B,) -> content, target (B, 3, crop, crop) float [0, 1], alpha (B,), style stats, pixel moments."""
         content = self.crops[self.crop_of[idx]].float() / 255
         target = self.target[idx].float() / 255
-        return content, target, self.alpha[idx].clone(), bank.mix(self.style_idx[idx], self.style_w[idx])
+        style_idx, style_w = self.style_idx[idx], self.style_w[idx]
+        return (content, target, self.alpha[idx].clone(), bank.mix(style_idx, style_w),
+                bank.mix_pixels(style_idx, style_w))
 
     def state(self) -> dict:
         return {k: getattr(self, k).cpu() for k in ("crops", "crop_of", "style_idx", "style_w", "alpha", "target")}

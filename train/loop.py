@@ -12,6 +12,7 @@ import torch
 from stylecam.errors import UserError
 from stylecam.images import write_image
 from stylecam.loading import decoder_meta, save_decoder
+from stylecam.model import StyleTransfer
 from stylecam.sheet import contact_sheet
 from stylecam.vgg import load_encoder
 
@@ -20,7 +21,7 @@ from .batches import CachedBatches, LiveBatches
 from .checkpoint import init_decoder, load_checkpoint, restore, save_checkpoint
 from .config import TrainConfig, check_out
 from .data import load_pool, read_named
-from .evaluate import prepare, reconstruct, score_pairs, set_names, summarize
+from .evaluate import model_network, paintings, prepare, reconstruct, score_pairs, set_names, summarize
 from .losses import TERMS, LossTerms, decoder_loss, identity_count
 from .progress import Progress
 
@@ -49,7 +50,7 @@ def device_name(device: torch.device) -> str:
 
 # options added after the first checkpoints were written (a resumed older run starts them at this run's values)
 NEW_OPTIONS = ("identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
-               "stability_warp", "modulation_lr_scale")
+               "stability_warp", "modulation_lr_scale", "colour_weight", "relu1_1_weight")
 
 
 class Trainer:
@@ -220,9 +221,11 @@ class Trainer:
     def validate(self) -> dict:
         v = self.val
         self.decoder.eval()
-        rows, outputs = score_pairs(self.encoder, self.decoder, v["photos"], v["styles"], v["pairs"], self.device)
+        network = model_network(StyleTransfer(self.encoder, self.decoder))
+        styles = paintings(self.encoder, v["styles"], self.device)
+        rows, outputs = score_pairs(self.encoder, network, v["photos"], styles, v["pairs"], self.device)
         shown = sorted({i for i, _ in v["pairs"]})
-        ssim0, alpha0 = reconstruct(self.encoder, self.decoder, [v["photos"][i] for i in shown], self.device)
+        ssim0, alpha0 = reconstruct(network, [v["photos"][i] for i in shown], styles[0], self.device)
         self.decoder.train()
         self.last_val = {**summarize(rows, ssim0), "pairs": len(rows), "iteration": self.iteration, "sets": {
             name: summarize([r for r in rows if v["sets"][r["content"]] == name],
@@ -230,7 +233,8 @@ class Trainer:
             for name in dict.fromkeys(v["sets"][i] for i in shown)}}
         m = self.last_val
         self.log(f"val @ {self.iteration}: content {m['content_loss']:.4f}  style {m['style_loss']:.4f}  "
-                 f"(photo {m['style_loss_photo']:.4f}, ratio {m['style_ratio']:.3f})  SSIM "
+                 f"(photo {m['style_loss_photo']:.4f}, ratio {m['style_ratio']:.3f})  relu1_1 ratio {m['relu1_1_ratio']:.3f}  "
+                 f"colour ratio {m['colour_ratio']:.3f}  SSIM "
                  + "  ".join(f"{name} a0 {f['ssim_alpha0']:.3f} a1 {f['ssim_alpha1']:.3f}"
                              for name, f in m["sets"].items()))
         photo_names, style_names = v["names"]
@@ -248,7 +252,7 @@ class Trainer:
 
     meta_recipe_keys = ("batch", "crop", "short_side", "scale_jitter", "lr", "lr_decay", "style_weight",
                         "identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
-                        "stability_warp", "modulation_lr_scale", "precision", "cache_features", "cache_pool", "seed")
+                        "stability_warp", "modulation_lr_scale", "colour_weight", "relu1_1_weight", "precision", "cache_features", "cache_pool", "seed")
 
     def meta(self, progress) -> dict:
         cfg = self.cfg

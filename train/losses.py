@@ -21,11 +21,14 @@ import torch.nn.functional as F
 from stylecam.adain import adain, calc_mean_std
 from stylecam.model import Encoder
 
+from .colour import Moments, moment_loss
+
 Stats = list[tuple[torch.Tensor, torch.Tensor]]     # per style layer: mean, std (N, C)
 
 LAYERS = ("relu1_1", "relu2_1", "relu3_1", "relu4_1")
 # the terms of LossTerms.parts, in order
-TERMS = ("content", *(f"style_{layer}" for layer in LAYERS), "identity_pixel", "identity_feature", "stability")
+TERMS = ("content", *(f"style_{layer}" for layer in LAYERS), "identity_pixel", "identity_feature", "stability",
+         "colour")
 NOISE_SIGMA = (0.01, 0.02)       # on [0, 1] images, as MCCNet
 WARP_KNOTS = 4                   # the random warp: a 4×4 grid of displacements, smoothly interpolated
 
@@ -38,10 +41,13 @@ class LossWeights:
     identity_feature: float
     stability: float
     stability_warp: float         # largest displacement of the random warp, in pixels; 0: noise only
+    colour: float = 0.0           # pixel mean + covariance of the stylized output against the painting's
+    relu1_1: float = 1.0          # extra factor on the relu1_1 style term (colour and fine texture)
 
     def vector(self) -> list[float]:
         """Weights of TERMS, in order."""
-        return [1.0, *[self.style] * len(LAYERS), self.identity_pixel, self.identity_feature, self.stability]
+        return [1.0, self.style * self.relu1_1, *[self.style] * (len(LAYERS) - 1), self.identity_pixel,
+                self.identity_feature, self.stability, self.colour]
 
 
 @dataclass
@@ -50,6 +56,7 @@ class Batch:
     content_feat: torch.Tensor   # (N, 512, H/8, W/8) their relu4_1 features
     style: Stats                 # statistics of N - identity style crops; the first `identity` photos have none
     identity: int = 0            # the first `identity` photos are their own style
+    style_pixels: Moments | None = None   # pixel moments of the style crops (train.colour)
 
 
 @dataclass
@@ -158,6 +165,8 @@ def decoder_loss(encoder: Encoder, decoder: torch.nn.Module, batch: Batch, weigh
         parts[6] = sum(F.mse_loss(a[:k].float(), b.float()) for a, b in zip(feats, reference))
     if stable:
         parts[7] = F.mse_loss(out[n:].float(), warp(out[k:n].float(), grid))
+    if weights.colour and k < n and batch.style_pixels is not None:
+        parts[8] = moment_loss(out[k:n], batch.style_pixels)
     total = sum((w * p for w, p in zip(weights.vector(), parts) if w and p is not None), out.sum() * 0)
     zero = torch.zeros((), device=out.device)
     detached = torch.stack([zero if p is None else p.detach().float() for p in parts])
@@ -170,9 +179,10 @@ def stats_distance(stats: Stats, target: Stats) -> torch.Tensor:
 
 
 def output_losses(encoder: Encoder, image: torch.Tensor, t: torch.Tensor, style: Stats
-                  ) -> tuple[torch.Tensor, torch.Tensor]:
-    """Evaluation figures of a decoder output image (N, 3, H, W) with AdaIN target t (N, 512, H/8, W/8)
-    -> content (N,), style (N,)."""
+                  ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Evaluation figures of an output image (N, 3, H, W) with AdaIN target t (N, 512, H/8, W/8)
+    -> content (N,), style (N,), the style term at relu1_1 alone (N,: colour and fine texture)."""
     feats = encoder(image, all_layers=True)
     content = (feats[-1].float() - t).square().flatten(1).mean(1)
-    return content, stats_distance(style_stats(feats), style)
+    stats = style_stats(feats)
+    return content, stats_distance(stats, style), stats_distance(stats[:1], style[:1])

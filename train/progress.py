@@ -68,7 +68,7 @@ class Progress:
             eta = min(eta, self.cfg.minutes * 60 - secs)
         entry = {"iteration": iteration, "loss": total, "content": terms["content"],
                  "style": dict(zip(LAYERS, style)),
-                 **{k: terms[k] for k in ("identity_pixel", "identity_feature", "stability")},
+                 **{k: terms[k] for k in ("identity_pixel", "identity_feature", "stability", "colour")},
                  "lr": lr, "images_per_s": rate, "images_per_s_mean": mean_rate, "seconds": secs}
         self.history.append(entry)
         if show:
@@ -76,8 +76,10 @@ class Progress:
             extra = f"  identity px {fmt(terms['identity_pixel'])} feat {fmt(terms['identity_feature'])}"
             if terms["stability"] is not None:
                 extra += f"  stability {fmt(terms['stability'], 5)}"
+            if terms["colour"] is not None:
+                extra += f"  colour {fmt(terms['colour'], 5)}"
             self.log(f"it {iteration}/{self.cfg.iterations}  loss {total:.4f}  content {fmt(terms['content'])}  "
                      f"style {fmt(sum(style) if None not in style else None)} [{layers}]{extra}  lr {lr:.2e}  {rate:.1f} img/s  "
                      f"elapsed {fmt_duration(secs)}  ETA {fmt_duration(eta)}")
         return {k: entry[k] for k in ("iteration", "loss", "content", "style", "identity_pixel",
-                                      "identity_feature", "stability")}
+                                      "identity_feature", "stability", "colour")}
