@@ -195,10 +195,10 @@ def test_ten_steps_write_the_student_and_resume_continues_exactly(folders, rando
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--lr", "nan"], "--lr nan: must be a finite number"),
-    (["--alpha-zero", "1"], "--alpha-zero 1.0: must be a finite number in [0, 1)"),
-    (["--stability-weight", "-1"], "--stability-weight -1.0"),
-    (["--minutes", "inf"], "--minutes inf"),
+    (["--lr", "nan"], "argument --lr: nan: must be a finite number"),
+    (["--alpha-zero", "1"], "argument --alpha-zero: 1: must be less than 1"),
+    (["--stability-weight", "-1"], "argument --stability-weight: -1: must be at least 0"),
+    (["--minutes", "inf"], "argument --minutes: inf: must be a finite number"),
     (["--init-from", "TEACHER"], "decoder of the full model, not a stylecam-lite file"),
     (["--teacher", "LITE"], "stylecam-lite model, not a decoder"),
 ])

