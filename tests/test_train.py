@@ -377,13 +377,13 @@ def test_style_samples_never_move_the_photo_end_and_identity_samples_do(data, tm
 
 
 def test_checkpoint_from_before_the_modulation_resumes_with_a_clear_line_or_warm_starts(data, tmp_path, capfd):
-    from train.checkpoint import save_checkpoint
+    from train.checkpoint import FORMAT, decoder_weights, save_checkpoint
     from stylecam.model import Decoder
     old = Decoder()
     ckpt = tmp_path / "old" / "checkpoint.pt"
     plain_params = [p for n, p in old.named_parameters() if not n.startswith("photo_")]
     optimizer = torch.optim.Adam(plain_params)                      # one group, as the old trainer had
-    save_checkpoint(ckpt, old, optimizer, 3, 6, 1.0, torch.Generator(), {"batch": 2})
+    save_checkpoint(ckpt, FORMAT, "decoder", decoder_weights(old), optimizer, 3, 6, 1.0, torch.Generator(), {"batch": 2})
     state = torch.load(ckpt, weights_only=True)
     state["decoder"] = {k: v for k, v in state["decoder"].items() if not k.startswith("photo_")}
     torch.save(state, ckpt)

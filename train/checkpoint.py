@@ -21,11 +21,14 @@ from stylecam.safeio import atomic_output
 FORMAT = "stylecam-train-checkpoint-1"
 
 
-def save_checkpoint(path: Path, decoder: Decoder, optimizer: torch.optim.Optimizer, iteration: int,
-                    image_steps: int, train_seconds: float, generator: torch.Generator, config: dict) -> None:
+def save_checkpoint(path: Path, fmt: str, weights_key: str, weights: dict, optimizer: torch.optim.Optimizer,
+                    iteration: int, image_steps: int, train_seconds: float, generator: torch.Generator,
+                    config: dict) -> None:
+    """Either trainer's checkpoint: its format, its network's weights under ``weights_key``, Adam,
+    the counters, the clock, the random state and the run's options."""
     state = {
-        "format": FORMAT,
-        "decoder": {k: v.detach().float().cpu() for k, v in decoder.state_dict().items()},
+        "format": fmt,
+        weights_key: weights,
         "optimizer": optimizer.state_dict(),
         "iteration": iteration,
         "image_steps": image_steps,
@@ -37,6 +40,10 @@ def save_checkpoint(path: Path, decoder: Decoder, optimizer: torch.optim.Optimiz
     path.parent.mkdir(parents=True, exist_ok=True)
     with atomic_output(path) as tmp:
         torch.save(state, tmp)
+
+
+def decoder_weights(decoder: Decoder) -> dict:
+    return {k: v.detach().float().cpu() for k, v in decoder.state_dict().items()}
 
 
 def read_checkpoint(path: Path, fmt: str, what: str, weights_key: str, weights_hint: str) -> dict:
@@ -66,23 +73,32 @@ def load_checkpoint(path: Path) -> dict:
     return state
 
 
-def restore(state: dict, decoder: Decoder, optimizer: torch.optim.Optimizer,
-            generator: torch.Generator, log=print) -> tuple[int, int, float]:
-    """Load a checkpoint into live objects -> (iteration, image_steps, train_seconds)."""
-    decoder.load_state_dict(decoder_state(state["decoder"]))
+def restore(state: dict, optimizer: torch.optim.Optimizer, generator: torch.Generator, mismatch: str,
+            log=print) -> tuple[int, int, float]:
+    """Adam and the random state of a checkpoint into live objects (the weights are the trainer's:
+    already loaded) -> (iteration, image_steps, train_seconds). mismatch: the message where Adam's
+    state does not fit."""
     try:
         optimizer.load_state_dict(state["optimizer"])
     except (ValueError, KeyError):
-        if not any(k.startswith("photo_gain.") for k in state["decoder"]):
-            raise UserError("the checkpoint predates the decoder's strength modulation, so its optimizer state "
-                            "does not fit: start a new run from its weights with --init-from CHECKPOINT") from None
-        raise UserError("the checkpoint's optimizer state does not match this decoder") from None
+        raise UserError(mismatch) from None
     if state.get("rng_device") == str(generator.device):
         generator.set_state(state["rng"])
     else:   # a CPU checkpoint resumed on CUDA (or back): the streams differ anyway
         log(f"checkpoint RNG was on {state.get('rng_device')}, training on {generator.device}: reseeding")
         generator.manual_seed(int(state["iteration"]) + 1)
     return int(state["iteration"]), int(state["image_steps"]), float(state.get("train_seconds", 0.0))
+
+
+def restore_decoder(state: dict, decoder: Decoder, optimizer: torch.optim.Optimizer,
+                    generator: torch.Generator, log=print) -> tuple[int, int, float]:
+    decoder.load_state_dict(decoder_state(state["decoder"]))
+    if not any(k.startswith("photo_gain.") for k in state["decoder"]):
+        mismatch = ("the checkpoint predates the decoder's strength modulation, so its optimizer state "
+                    "does not fit: start a new run from its weights with --init-from CHECKPOINT")
+    else:
+        mismatch = "the checkpoint's optimizer state does not match this decoder"
+    return restore(state, optimizer, generator, mismatch, log)
 
 
 def init_decoder(path: Path | None) -> Decoder:

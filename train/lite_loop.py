@@ -1,36 +1,30 @@
-"""The distillation loop: a LiteTrainer owns the teacher, the student, the pool and the clock."""
+"""The student's trainer: a LiteTrainer owns the teacher, the student and the pool; the loop,
+clock, checkpoints and JSON are the skeleton's (``train.skeleton``)."""
 from __future__ import annotations
 
-import contextlib
 import dataclasses
-import math
-import time
-from dataclasses import dataclass
-from datetime import datetime, timezone
 
 import torch
 import torch.nn.functional as F
 
 from stylecam.adain import calc_mean_std
 from stylecam.graphs import file_hash
-from stylecam.errors import UserError
 from stylecam.images import list_images
 from stylecam.lite import LiteStyleTransfer
 from stylecam.loading import (build_lite, decoder_meta, default_decoder_path, lite_state, load_decoder,
                               pick_device, read_lite, save_lite)
 from stylecam.model import VGG_LAYERS, Encoder, StyleTransfer
-from stylecam.safeio import atomic_output
 from stylecam.vgg import load_encoder
 
-from .checkpoint import read_checkpoint
+from .checkpoint import read_checkpoint, restore
 from .colour import Moments, moment_loss
-from .data import load_pool, read_folder
 from .config import check_out
+from .data import load_pool, read_folder
+from .distributed import DistInfo
 from .lite_config import LiteTrainConfig
 from .lite_eval import Validation
 from .lite_teacher import StyleBank, TeacherPool, cached
-from .loop import autocast_dtype, device_name
-from .progress import fmt_duration
+from .skeleton import Run, autocast_dtype, device_name
 
 CHECKPOINT_FORMAT = "stylecam-lite-train-checkpoint-1"
 FEATURE_LAYERS = ("conv1_1", "conv2_1", "conv3_1")       # relu1_1 … relu3_1 of the normalized VGG
@@ -55,17 +49,17 @@ def vgg_features(vgg: Encoder, x: torch.Tensor, layers=FEATURE_LAYERS) -> list[t
     return feats
 
 
-@dataclass
-class Terms:
-    total: torch.Tensor                  # scalar with the gradient
-    parts: torch.Tensor                  # (5,) detached: TERMS, unweighted
+class LiteTrainer(Run):
+    network, out_file = "student", "lite.pt"
+    checkpoint_format, checkpoint_key = CHECKPOINT_FORMAT, "lite"
+    recipe_keys = ("batch", "crop", "short_side", "scale_jitter", "style_size", "blend_share", "alpha_zero",
+                   "pixel_weight", "feature_weight", "style_weight", "stability_weight", "colour_weight", "lr",
+                   "lr_decay", "seed")
 
-
-class LiteTrainer:
     def __init__(self, cfg: LiteTrainConfig, log=print):
         self.cfg, self.log = cfg, log
-        self.device = pick_device(cfg.device)
-        check_out(cfg, "lite.pt")
+        self.info, self.device = DistInfo(), pick_device(cfg.device)
+        check_out(cfg, self.out_file)
         teacher_path = cfg.teacher or default_decoder_path()
         decoder = load_decoder(teacher_path)                    # its error first: the likelier one
         resume = self._load_checkpoint() if cfg.resume else None
@@ -88,7 +82,10 @@ class LiteTrainer:
         self.generator.manual_seed(cfg.seed + 1)
         self.iteration, self.image_steps, self.prior_seconds = 0, 0, 0.0
         if resume:
-            self._restore(resume)
+            self.iteration, self.image_steps, self.prior_seconds = restore(
+                resume, self.optimizer, self.generator, "the checkpoint's optimizer state does not match this student",
+                log)
+            log(f"resumed {cfg.resume} at iteration {self.iteration}")
 
         self.content = load_pool(cfg.content, "--content", cfg.short_side, cfg.crop, self.device, log)
         self.bank, self.pool = self._bank_and_pool(vgg)
@@ -96,7 +93,6 @@ class LiteTrainer:
                                cfg.val_pairs, log) if cfg.val_content else None)
         self.last_loss: dict = {}
         self.last_val: dict = {}
-        self.history: list[dict] = []
 
     # --- setup ---------------------------------------------------------------------------------------
     def _load_checkpoint(self) -> dict:
@@ -112,20 +108,6 @@ class LiteTrainer:
         student.encoder.requires_grad_(True)
         student.decoder.requires_grad_(True)
         return student.train()
-
-    def _restore(self, state: dict) -> None:
-        try:
-            self.optimizer.load_state_dict(state["optimizer"])
-        except (ValueError, KeyError):
-            raise UserError("the checkpoint's optimizer state does not match this student") from None
-        if state.get("rng_device") == str(self.generator.device):
-            self.generator.set_state(state["rng"])
-        else:
-            self.log(f"checkpoint RNG was on {state.get('rng_device')}, training on {self.generator.device}: reseeding")
-            self.generator.manual_seed(int(state["iteration"]) + 1)
-        self.iteration, self.image_steps = int(state["iteration"]), int(state["image_steps"])
-        self.prior_seconds = float(state.get("train_seconds", 0.0))
-        self.log(f"resumed {self.cfg.resume} at iteration {self.iteration}")
 
     def _bank_and_pool(self, vgg: Encoder) -> tuple[StyleBank, TeacherPool]:
         cfg, log = self.cfg, self.log
@@ -146,17 +128,9 @@ class LiteTrainer:
                                          cfg.scale_jitter, cfg.blend_share, rng, log)
         return bank, cached(cfg.out / "teacher_pool.pt", pool_key, build, TeacherPool, self.device, log)
 
-    def autocast(self):
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
-
     # --- one iteration -------------------------------------------------------------------------------
-    def lr_at(self, iteration: int) -> float:
-        return self.cfg.lr / (1.0 + self.cfg.lr_decay * iteration)
-
     def losses(self, content: torch.Tensor, target: torch.Tensor, alpha: torch.Tensor, style: list,
-               pixels: Moments) -> Terms:
+               pixels: Moments) -> tuple[torch.Tensor, torch.Tensor]:
         """content, target: (B, 3, S, S) [0, 1]; alpha: (B,); style: per VGG layer (mean, std) (B, C);
         pixels: the paintings' pixel moments. The style and colour terms are on the student's own
         output at α = 1 (not only its distance to the teacher's, which averages textures away)."""
@@ -194,82 +168,36 @@ class LiteTrainer:
             stability = F.mse_loss(run(content + noise).float(), out.float())
         total = (cfg.pixel_weight * pixel + cfg.feature_weight * feature + cfg.style_weight * style_loss
                  + cfg.stability_weight * stability + cfg.colour_weight * colour)
-        return Terms(total, torch.stack([pixel, feature, style_loss, stability, colour]).detach().float())
+        return total, torch.stack([pixel, feature, style_loss, stability, colour]).detach().float()
 
-    def step(self) -> Terms:
+    def loss(self):
         cfg, dev = self.cfg, self.device
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr_at(self.iteration)
         idx = torch.randint(len(self.pool), (cfg.batch,), generator=self.generator, device=dev)
         content, target, alpha, style, pixels = self.pool.batch(idx, self.bank)
         # α = 0: the student must give the photo back, whatever the style code
         zero = torch.rand(cfg.batch, generator=self.generator, device=dev) < cfg.alpha_zero
         alpha[zero] = 0.0
         target[zero] = content[zero]
-        with self.autocast():
-            terms = self.losses(content, target, alpha, style, pixels)
-        self.optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        self.optimizer.step()
-        self.iteration += 1
-        self.image_steps += cfg.batch
-        return terms
+        total, parts = self.losses(content, target, alpha, style, pixels)
+        return total, parts, [True] * len(TERMS)
 
-    # --- the loop ------------------------------------------------------------------------------------
+    def term_weights(self) -> list[float]:
+        cfg = self.cfg
+        return [cfg.pixel_weight, cfg.feature_weight, cfg.style_weight, cfg.stability_weight, cfg.colour_weight]
+
+    def terms(self, means: list[float]) -> tuple[dict, str]:
+        text = "  ".join(f"{t} {m:.4g}" for t, m, w in zip(TERMS, means, self.term_weights()) if w)
+        return dict(zip(TERMS, means)), text
+
+    def has_val(self) -> bool:
+        return self.val is not None
+
     def run(self) -> dict:
-        cfg, log = self.cfg, self.log
-        log(f"distilling on {device_name(self.device)} ({self.device}), precision {self.amp_dtype or 'fp32'}, "
-            f"batch {cfg.batch}, crop {cfg.crop}, pool {len(self.pool)} teacher samples, "
-            f"{len(self.content)} content / {len(self.bank)} style images; from iteration {self.iteration}")
-        self.clock = Clock(self.iteration, self.image_steps)
-        acc, acc_n = torch.zeros(len(TERMS), device=self.device), 0
-        next_export = time.monotonic() + cfg.export_every
-        try:
-            while self.iteration < cfg.iterations:
-                terms = self.step()
-                acc += terms.parts
-                acc_n += 1
-                it = self.iteration
-                done = it >= cfg.iterations or (bool(cfg.minutes) and self.clock.train_seconds() >= cfg.minutes * 60)
-                if it % cfg.log_every == 0 or done:
-                    self.report((acc / acc_n).tolist())
-                    acc.zero_()
-                    acc_n = 0
-                with self.clock.paused():
-                    if self.val and (it % cfg.val_every == 0 or done):
-                        self.validate()
-                    if cfg.checkpoint and (it % cfg.checkpoint_every == 0 or done):
-                        self.save_checkpoint()
-                    if time.monotonic() >= next_export or done:
-                        self.export()
-                        next_export = time.monotonic() + cfg.export_every
-                if done:
-                    break
-        except KeyboardInterrupt:
-            log("interrupted: writing the student as it is")
-            self.export()
-            raise
-        return {**self.meta(), "history": self.history}
-
-    def report(self, means: list[float]) -> None:
-        cfg, it = self.cfg, self.iteration
-        weights = (cfg.pixel_weight, cfg.feature_weight, cfg.style_weight, cfg.stability_weight, cfg.colour_weight)
-        loss = sum(w * m for w, m in zip(weights, means))
-        if not math.isfinite(loss):
-            raise UserError(f"the loss is not finite at iteration {it}: stopping; the student last written "
-                            f"to {cfg.out} (if any) is kept")
-        rate, mean_rate = self.clock.rate(self.image_steps), self.clock.mean_rate(self.image_steps)
-        secs = self.clock.train_seconds()
-        its = (it - self.clock.start_iteration) / max(secs, 1e-9)
-        eta = (cfg.iterations - it) / max(its, 1e-9)
-        if cfg.minutes:
-            eta = min(eta, cfg.minutes * 60 - secs)
-        self.last_loss = {"iteration": it, "loss": loss, **dict(zip(TERMS, means))}
-        self.history.append({**self.last_loss, "lr": self.lr_at(it), "images_per_s": rate,
-                             "images_per_s_mean": mean_rate, "seconds": secs})
-        parts = "  ".join(f"{t} {m:.4g}" for t, m, w in zip(TERMS, means, weights) if w)
-        self.log(f"it {it}/{cfg.iterations}  loss {loss:.4f}  {parts}  lr {self.lr_at(it):.2e}  "
-                 f"{rate:.1f} img/s  elapsed {fmt_duration(secs)}  ETA {fmt_duration(eta)}")
+        cfg = self.cfg
+        self.log(f"distilling on {device_name(self.device)} ({self.device}), precision {self.amp_dtype or 'fp32'}, "
+                 f"batch {cfg.batch}, crop {cfg.crop}, pool {len(self.pool)} teacher samples, "
+                 f"{len(self.content)} content / {len(self.bank)} style images; from iteration {self.iteration}")
+        return super().run()
 
     # --- outputs -------------------------------------------------------------------------------------
     @torch.no_grad()
@@ -289,80 +217,24 @@ class LiteTrainer:
                      f"a=0 {m['student_ssim_alpha0']:.3f} (teacher {m['teacher_ssim_alpha0']:.3f})")
         return self.last_val
 
-    def save_checkpoint(self) -> None:
-        state = {"format": CHECKPOINT_FORMAT, "lite": lite_state(self.student, half=False),
-                 "optimizer": self.optimizer.state_dict(), "iteration": self.iteration,
-                 "image_steps": self.image_steps,
-                 "train_seconds": self.prior_seconds + self.clock.train_seconds(),
-                 "rng": self.generator.get_state(), "rng_device": str(self.generator.device),
-                 "config": self.cfg.as_meta()}
-        self.cfg.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.cfg.checkpoint) as tmp:
-            torch.save(state, tmp)
+    def checkpoint_weights(self) -> dict:
+        return lite_state(self.student, half=False)
 
-    def meta(self) -> dict:
+    def meta_extra(self) -> dict:
         cfg = self.cfg
-        seconds = self.prior_seconds + self.clock.train_seconds()
-        params = sum(p.numel() for n, p in self.student.named_parameters() if not n.startswith("style_encoder."))
         return {
             "model": "lite",
-            "iterations": self.iteration,
-            "image_steps": self.image_steps,
-            "trained_on": self.device.type,
-            "device": device_name(self.device),
-            "precision": str(self.amp_dtype or "fp32").replace("torch.", ""),
-            "images_per_s": round(self.clock.mean_rate(self.image_steps), 2),
-            "minutes": round(seconds / 60, 2),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-            "parameters": params,
+            "parameters": sum(p.numel() for n, p in self.student.named_parameters()
+                              if not n.startswith("style_encoder.")),
             "config": {**dataclasses.asdict(self.student.config), "channels": list(self.student.config.channels)},
             "teacher": self.teacher_meta,
             "data": {"content": str(cfg.content), "style": str(cfg.style), "content_images": len(self.content),
                      "style_images": len(self.bank), "teacher_pool": len(self.pool),
                      "val_content": [str(v) for v in cfg.val_content],
                      "val_style": str(cfg.val_style) if cfg.val_style else None},
-            "recipe": {k: getattr(cfg, k) for k in ("batch", "crop", "short_side", "scale_jitter", "style_size",
-                                                    "blend_share", "alpha_zero", "pixel_weight", "feature_weight",
-                                                    "style_weight", "stability_weight", "colour_weight", "lr",
-                                                    "lr_decay", "seed")},
             "init_from": str(cfg.init_from) if cfg.init_from else None,
-            "resumed_from": str(cfg.resume) if cfg.resume else None,
-            "loss": self.last_loss,
-            "val": self.last_val,
             "encoder": self.teacher.encoder.version,
-            "torch": torch.__version__,
         }
 
-    def export(self) -> None:
-        save_lite(self.student, self.cfg.out / "lite.pt", self.meta())
-
-
-class Clock:
-    """Training seconds (validation and file writes paused out) and images/s."""
-
-    def __init__(self, start_iteration: int, start_images: int):
-        self.start_iteration, self.start_images = start_iteration, start_images
-        self.t0 = time.monotonic()
-        self.paused_s = 0.0
-        self.last = (0.0, start_images)          # (training seconds, images) at the previous rate()
-
-    def train_seconds(self) -> float:
-        return time.monotonic() - self.t0 - self.paused_s
-
-    @contextlib.contextmanager
-    def paused(self):
-        t = time.monotonic()
-        try:
-            yield
-        finally:
-            self.paused_s += time.monotonic() - t
-
-    def rate(self, images: int) -> float:
-        """Images per training second since the previous call."""
-        now = self.train_seconds()
-        clock, seen = self.last
-        self.last = (now, images)
-        return (images - seen) / max(now - clock, 1e-9)
-
-    def mean_rate(self, images: int) -> float:
-        return (images - self.start_images) / max(self.train_seconds(), 1e-9)
+    def write(self, meta: dict) -> None:
+        save_lite(self.student, self.cfg.out / self.out_file, meta)

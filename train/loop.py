@@ -1,15 +1,9 @@
-"""The training loop: one Trainer owns the networks, the optimizer, the data and the clock."""
+"""The decoder's trainer: one Trainer owns the networks, the optimizer and the data; the loop,
+clock, checkpoints and JSON are the skeleton's (``train.skeleton``)."""
 from __future__ import annotations
-
-import contextlib
-import math
-import platform
-import time
-from datetime import datetime, timezone
 
 import torch
 
-from stylecam.errors import UserError
 from stylecam.images import write_image
 from stylecam.loading import decoder_meta, save_decoder
 from stylecam.model import StyleTransfer
@@ -18,46 +12,31 @@ from stylecam.vgg import load_encoder
 
 from . import distributed
 from .batches import CachedBatches, LiveBatches
-from .checkpoint import init_decoder, load_checkpoint, restore, save_checkpoint
+from .checkpoint import FORMAT, decoder_weights, init_decoder, load_checkpoint, restore_decoder
 from .config import TrainConfig, check_out
 from .data import load_pool, read_named
 from .evaluate import model_network, paintings, prepare, reconstruct, score_pairs, set_names, summarize
-from .losses import TERMS, LossTerms, decoder_loss, identity_count
-from .progress import Progress
-
-
-def autocast_dtype(precision: str, device: torch.device) -> torch.dtype | None:
-    if precision == "auto":
-        precision = "bf16" if device.type == "cuda" else "fp32"
-    return {"fp32": None, "bf16": torch.bfloat16}[precision]   # fp16 would need loss scaling
-
-
-def cpu_model() -> str:
-    try:
-        for line in open("/proc/cpuinfo"):
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
-
-
-def device_name(device: torch.device) -> str:
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    return f"{cpu_model()} CPU, {torch.get_num_threads()} threads"
-
+from .losses import LAYERS, TERMS, decoder_loss, identity_count
+from .progress import fmt
+from .skeleton import Run, autocast_dtype, device_name
 
 # options added after the first checkpoints were written (a resumed older run starts them at this run's values)
 NEW_OPTIONS = ("identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
                "stability_warp", "modulation_lr_scale", "colour_weight", "relu1_1_weight")
 
 
-class Trainer:
+class Trainer(Run):
+    network, out_file = "decoder", "decoder.pt"
+    checkpoint_format, checkpoint_key = FORMAT, "decoder"
+    recipe_keys = ("batch", "crop", "short_side", "scale_jitter", "lr", "lr_decay", "style_weight",
+                   "identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
+                   "stability_warp", "modulation_lr_scale", "colour_weight", "relu1_1_weight", "precision",
+                   "cache_features", "cache_pool", "seed")
+
     def __init__(self, cfg: TrainConfig, log=print):
         self.cfg, self.log = cfg, log
         self.info, self.device = distributed.setup(cfg.device)
-        check_out(cfg, "decoder.pt")          # OUT is created only once every input has loaded (end of __init__)
+        check_out(cfg, self.out_file)         # OUT is created only once every input has loaded (end of __init__)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True      # fixed crop size: autotune once
         self.weights = cfg.loss_weights()
@@ -83,7 +62,7 @@ class Trainer:
         self.resumed: dict | None = None       # where a resumed run stood, for decoder.json
         if cfg.resume:
             state = load_checkpoint(cfg.resume)
-            self.iteration, self.image_steps, self.prior_seconds = restore(
+            self.iteration, self.image_steps, self.prior_seconds = restore_decoder(
                 state, self.decoder, self.optimizer, self.generator, log)
             saved = state.get("config") or {}
             self._note_new_options(saved)
@@ -137,84 +116,42 @@ class Trainer:
         return {"photos": prepare(photos, cfg.val_size), "styles": prepare(styles, cfg.val_style_size),
                 "names": (photo_names, style_names), "sets": sets, "pairs": pairs}
 
-    # --- one iteration -------------------------------------------------------
-    def lr_at(self, iteration: int) -> float:
-        return self.cfg.lr / (1.0 + self.cfg.lr_decay * iteration)
+    # --- the skeleton's hooks -----------------------------------------------------------------------
+    def loss(self):
+        batch = self.batches.next(self.cfg.batch, identity_count(self.cfg.batch, self.cfg.identity_share,
+                                                                 self.generator))
+        terms = decoder_loss(self.step_encoder, self.step_decoder, batch, self.weights, self.generator,
+                             self.memory_format)
+        return terms.total, terms.parts, terms.present
 
-    def autocast(self):
-        if self.amp_dtype is None:
-            return contextlib.nullcontext()
-        return torch.autocast(self.device.type, dtype=self.amp_dtype)
+    def term_weights(self) -> list[float]:
+        return self.weights.vector()
 
-    def step(self) -> LossTerms:
-        """One optimizer step on a fresh batch; advances the iteration count."""
-        for group in self.optimizer.param_groups:
-            group["lr"] = self.lr_at(self.iteration) * group["lr_scale"]
-        with self.autocast():
-            batch = self.batches.next(self.cfg.batch,
-                                      identity_count(self.cfg.batch, self.cfg.identity_share, self.generator))
-            terms = decoder_loss(self.step_encoder, self.step_decoder, batch, self.weights,
-                                 self.generator, self.memory_format)
-        self.optimizer.zero_grad(set_to_none=True)
-        terms.total.backward()
-        self.optimizer.step()
-        self.iteration += 1
-        self.image_steps += self.cfg.batch * self.info.world
-        return terms
+    def terms(self, means: list[float | None]) -> tuple[dict, str]:
+        t = dict(zip(TERMS, means))
+        style = [t[f"style_{layer}"] for layer in LAYERS]
+        text = (f"content {fmt(t['content'])}  style {fmt(sum(style) if None not in style else None)} "
+                f"[{' '.join(fmt(v) for v in style)}]  identity px {fmt(t['identity_pixel'])} "
+                f"feat {fmt(t['identity_feature'])}")
+        for name in ("stability", "colour"):
+            if t[name] is not None:
+                text += f"  {name} {fmt(t[name], 5)}"
+        return {"content": t["content"], "style": dict(zip(LAYERS, style)),
+                **{k: t[k] for k in ("identity_pixel", "identity_feature", "stability", "colour")}}, text
 
-    # --- the loop ------------------------------------------------------------
+    def has_val(self) -> bool:
+        return self.val is not None
+
     def run(self) -> dict:
-        cfg, log = self.cfg, self.log
-        start_iteration = self.iteration
+        cfg = self.cfg
         if self.info.main:
-            log(f"training on {device_name(self.device)} ({self.device}), {self.info.world} process(es), "
-                f"precision {self.amp_dtype or 'fp32'}, {'channels_last' if self.memory_format is torch.channels_last else 'NCHW'}, "
-                f"batch {cfg.batch}, crop {cfg.crop} from shorter side {cfg.short_side}, "
-                f"{len(self.content)} content / {len(self.style)} style images, "
-                f"{'feature cache' if cfg.cache_features else 'live encoding'}; from iteration {self.iteration}")
-        progress = Progress(cfg, start_iteration, self.image_steps, log)
-        acc = torch.zeros(len(TERMS), device=self.device)           # sums of losses.TERMS
-        acc_n = [0] * len(TERMS)                                    # batches that had each term
-        next_export = time.monotonic() + cfg.export_every
-        try:
-            while self.iteration < cfg.iterations:
-                terms = self.step()
-                acc += terms.parts
-                acc_n = [n + p for n, p in zip(acc_n, terms.present)]
-                it = self.iteration
-                at_log = it % cfg.log_every == 0
-                over_time = bool(cfg.minutes) and progress.train_seconds() >= cfg.minutes * 60
-                stop = distributed.any_true(over_time, self.info, self.device) if (at_log or not self.info.active) else False
-                done = stop or it >= cfg.iterations
-                if at_log or done:
-                    means = [s / n if n else None for s, n in zip(acc.tolist(), acc_n)]
-                    self.last_loss = progress.report(it, self.image_steps, means, self.lr_at(it),
-                                                     self.weights.vector(), self.info.main)
-                    acc.zero_()
-                    acc_n = [0] * len(TERMS)
-                    if not math.isfinite(self.last_loss["loss"]):
-                        raise UserError(f"the loss is not finite at iteration {it}: stopping; the decoder "
-                                        f"last written to {cfg.out} (if any) is kept")
-                if not self.info.main:
-                    if done:
-                        break
-                    continue
-                with progress.paused():
-                    if self.val and (it % cfg.val_every == 0 or done):
-                        self.validate()
-                    if cfg.checkpoint and (it % cfg.checkpoint_every == 0 or done):
-                        self.save_checkpoint(progress)
-                    if time.monotonic() >= next_export or done:
-                        self.export(progress)
-                        next_export = time.monotonic() + cfg.export_every
-                if done:
-                    break
-        except KeyboardInterrupt:
-            if self.info.main:
-                log("interrupted: writing the decoder as it is")
-                self.export(progress)
-            raise
-        return self.summary(progress)
+            self.log(f"training on {device_name(self.device)} ({self.device}), {self.info.world} process(es), "
+                     f"precision {self.amp_dtype or 'fp32'}, "
+                     f"{'channels_last' if self.memory_format is torch.channels_last else 'NCHW'}, "
+                     f"batch {cfg.batch}, crop {cfg.crop} from shorter side {cfg.short_side}, "
+                     f"{len(self.content)} content / {len(self.style)} style images, "
+                     f"{'feature cache' if cfg.cache_features else 'live encoding'}; from iteration {self.iteration}")
+        return super().run()
 
     # --- outputs -------------------------------------------------------------
     @torch.no_grad()
@@ -246,49 +183,30 @@ class Trainer:
                                   self.cfg.sheet_cell))
         return self.last_val
 
-    def save_checkpoint(self, progress) -> None:
-        save_checkpoint(self.cfg.checkpoint, self.decoder, self.optimizer, self.iteration, self.image_steps,
-                        self.prior_seconds + progress.train_seconds(), self.generator, self.cfg.as_meta())
+    def checkpoint_weights(self) -> dict:
+        return decoder_weights(self.decoder)
 
-    meta_recipe_keys = ("batch", "crop", "short_side", "scale_jitter", "lr", "lr_decay", "style_weight",
-                        "identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
-                        "stability_warp", "modulation_lr_scale", "colour_weight", "relu1_1_weight", "precision", "cache_features", "cache_pool", "seed")
-
-    def meta(self, progress) -> dict:
+    def meta_extra(self) -> dict:
         cfg = self.cfg
-        seconds = self.prior_seconds + progress.train_seconds()
         return {
-            "iterations": self.iteration,
-            "image_steps": self.image_steps,
-            "trained_on": self.device.type,
-            "device": device_name(self.device),
             "processes": self.info.world,
-            "precision": str(self.amp_dtype or "fp32").replace("torch.", ""),
             "channels_last": self.memory_format is torch.channels_last,
-            "images_per_s": round(progress.images_per_s(), 2),
-            "minutes": round(seconds / 60, 2),
-            "date": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             "data": {"content": str(cfg.content), "style": str(cfg.style),
                      "content_images": len(self.content), "style_images": len(self.style),
                      "val_content": [str(f) for f in cfg.val_content],
                      "val_photos": len(self.val["photos"]) if self.val else 0,
                      "val_styles": len(self.val["styles"]) if self.val else 0,
                      "val_style": str(cfg.val_style) if cfg.val_style else None},
-            "recipe": {k: getattr(cfg, k) for k in self.meta_recipe_keys},
             "init_from": self._init_meta(),
-            "resumed_from": str(cfg.resume) if cfg.resume else None,
             "resumed": self._resumed_meta(),
-            "loss": self.last_loss,
-            "val": self.last_val,
             "encoder": self.encoder.version,
-            "torch": torch.__version__,
         }
 
     def _resumed_meta(self) -> dict | None:
         """A resumed run: the checkpoint, its iteration and the recipe it had until then (options may change)."""
         if not self.resumed:
             return None
-        keys = self.meta_recipe_keys
+        keys = self.recipe_keys
         return {**{k: self.resumed[k] for k in ("from", "at_iteration")},
                 "recipe_before": {k: self.resumed["recipe_before"].get(k) for k in keys}}
 
@@ -302,8 +220,5 @@ class Trainer:
         return {"path": str(init_from),
                 **{k: prior.get(k) for k in ("iterations", "image_steps", "trained_on", "date")}}
 
-    def export(self, progress) -> None:
-        save_decoder(self.decoder, self.cfg.out / "decoder.pt", self.meta(progress))
-
-    def summary(self, progress) -> dict:
-        return {**self.meta(progress), "history": progress.history}
+    def write(self, meta: dict) -> None:
+        save_decoder(self.decoder, self.cfg.out / self.out_file, meta)

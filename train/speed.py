@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         result[name] = probe(base, name, args.seconds, args.warmup, log)
     from stylecam.loading import pick_device
 
-    from .loop import device_name as describe_device
+    from .skeleton import device_name as describe_device
     result["device"] = describe_device(pick_device(args.device))
     if len(names) > 1:     # each setting against the first (fp32)
         result["speedup"] = {n: round(result[n]["images_per_s"] / result[names[0]]["images_per_s"], 2)
