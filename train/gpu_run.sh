@@ -60,9 +60,9 @@ main() {
     DEVICE=${DEVICE:-cuda}
     INIT_FROM=${INIT_FROM:-assets/decoder.pt}
     VAL_EVERY=${VAL_EVERY:-100000}
-    # the recipe of the shipped decoder (README, "The shipped decoder"); EXTRA_TRAIN="" for the defaults
-    EXTRA_TRAIN=${EXTRA_TRAIN-"--stability-weight 300"}
-    EXTRA_LITE=${EXTRA_LITE-"--crop 256 --short-side 512 --batch 32 --cache-pool 4096 --style-weight 1"}
+    # the shipped decoder's recipe plus the palette terms (docs/training.md); EXTRA_TRAIN="" for the defaults
+    EXTRA_TRAIN=${EXTRA_TRAIN-"--stability-weight 300 --colour-weight 500 --relu1-1-weight 2"}
+    EXTRA_LITE=${EXTRA_LITE-"--crop 256 --short-side 512 --batch 32 --cache-pool 4096 --style-weight 1 --colour-weight 100"}
 
     START=$SECONDS
     DEADLINE=$(( SECONDS + TOTAL_S ))
