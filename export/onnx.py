@@ -54,16 +54,20 @@ def run(opts: ExportOptions) -> int:
     from stylecam.convert import style2onnx, torch2onnx
     from stylecam.graphs import OPSET
     from stylecam.networks import choose_model, load_network
-    from stylecam.safeio import atomic_output, check_input_file, check_output_file
+    from stylecam.images import read_image
+    from stylecam.safeio import atomic_output, check_output_file
     chosen = choose_model(opts.runtime)
+    unused = {"full": ("--lite", opts.runtime.lite), "lite": ("--decoder", opts.runtime.decoder)}[chosen.kind]
+    if unused[1]:              # one network per graph: a file for the other one would be ignored
+        raise UserError(f"{unused[0]} {unused[1]} is the other network's file; this exports the {chosen.kind} "
+                        f"network (--model {chosen.kind}): leave {unused[0]} out")
     out = opts.out or Path("stylecam.onnx" if chosen.kind == "full" else "stylecam-lite.onnx")
     if out.suffix != ".onnx":
         raise UserError(f"-o {out}: give a file name ending in .onnx")
     check_output_file(out, [], opts.overwrite)
     if opts.style_graph:
         check_output_file(opts.style_graph, [out], opts.overwrite)
-    if opts.check:
-        check_input_file(opts.check, "--check image")
+    check_rgb = read_image(opts.check) if opts.check else None       # a bad image fails before the export
     model = load_network(opts.runtime, chosen.kind)
     print(chosen.report(), file=sys.stderr)
     t0 = time.perf_counter()
@@ -76,20 +80,19 @@ def run(opts: ExportOptions) -> int:
             style2onnx(model, tmp)
         print(f"wrote {opts.style_graph}  ({opts.style_graph.stat().st_size / 1e6:.1f} MB)")
     if opts.check:
-        _check(model, out, opts.check)
+        _check(model, out, opts.check, check_rgb)
     print(f"use it with: stylecam image photo.jpg -s STYLE -o out.png --backend onnxruntime --onnx {out}")
     return 0
 
 
-def _check(model, onnx_path: Path, image: Path) -> None:
+def _check(model, onnx_path: Path, image: Path, rgb) -> None:
     import cv2
     import numpy as np
     import torch
 
     from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
     from stylecam.backends.torch_backend import TorchBackend
-    from stylecam.images import read_image
-    bgr = cv2.cvtColor(read_image(image), cv2.COLOR_RGB2BGR)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     mean, std = model.style_stats(torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1)[None].float() / 255)
     ours = OnnxRuntimeBackend(onnx_path).stylize(bgr, mean[0], std[0])
     ref = TorchBackend(model, torch.device("cpu")).stylize(bgr, mean[0], std[0])

@@ -12,7 +12,7 @@ from .paths import asset_path
 from .errors import UserError
 from .lite import LiteConfig, LiteStyleTransfer
 from .model import Decoder, ModelConfig, StyleTransfer
-from .safeio import atomic_output, write_json
+from .safeio import save_torch, write_json
 
 DECODER_FILE = "decoder.pt"
 TRAIN_HINT = ("train one with: python -m train --content DIR --style DIR --out runs/mine "
@@ -77,8 +77,7 @@ def save_decoder(decoder: Decoder, path: str | os.PathLike, meta: dict, half: bo
     """Decoder weights alone (fp16 by default) and a JSON beside them, both written atomically."""
     p = Path(path)
     state = {k: (v.half() if half else v.float()).cpu().contiguous() for k, v in decoder.state_dict().items()}
-    with atomic_output(p) as tmp:
-        torch.save(state, tmp)
+    save_torch(state, p)
     write_json(p.with_suffix(".json"), meta)
     return p
 
@@ -99,8 +98,7 @@ def lite_state(model: LiteStyleTransfer, half: bool = True) -> dict:
 def save_lite(model: LiteStyleTransfer, path: str | os.PathLike, meta: dict, half: bool = True) -> Path:
     """The lite file and a JSON beside it, both written atomically."""
     p = Path(path)
-    with atomic_output(p) as tmp:
-        torch.save(lite_state(model, half), tmp)
+    save_torch(lite_state(model, half), p)
     write_json(p.with_suffix(".json"), meta)
     return p
 
