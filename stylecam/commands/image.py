@@ -78,6 +78,8 @@ def parse(args) -> ImageOptions:
             raise UserError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {src}")
     else:
         inputs = (check_input_file(src, "input image"),)
+    if not args.weights:                           # one output per style: a style named twice writes one file twice
+        _no_style_twice(args.style)
     out = Path(args.out) if args.out else None
     several_styles = not args.weights and (len(args.style) > 1 or any(Path(s).is_dir() for s in args.style))
     several = src.is_dir() or several_styles                  # several outputs: -o is a folder
@@ -90,6 +92,15 @@ def parse(args) -> ImageOptions:
                         f"make -o a folder (end its name with /)")
     return ImageOptions(inputs, src.is_dir(), out, out_is_dir, args.size, args.overwrite, args.skip_existing,
                         style_options(args, (DEFAULT_STYLE,)), runtime_options(args))
+
+
+def _no_style_twice(specs: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for spec in specs:
+        key = str(Path(spec).resolve()) if Path(spec).exists() else spec
+        if key in seen:
+            raise UserError(f"-s {seen[key]} and -s {spec} are the same style; give it once")
+        seen[key] = spec
 
 
 def run(args) -> int:
