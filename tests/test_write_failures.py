@@ -38,8 +38,14 @@ for name, argv in args["commands"].items():
     with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
         code = main(argv)
     results[name] = [code, err.getvalue()]
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+graph = helper.make_graph([helper.make_node("Identity", ["w"], ["y"])], "g", [],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1000])],
+                          [numpy_helper.from_array(np.zeros(1000, np.float32), "w")])
 for name, write in (("torch", lambda p: safeio.save_torch({"w": np.zeros(1000)}, p)),
-                    ("json", lambda p: safeio.write_json(p, {"x": "y" * 1000}))):
+                    ("json", lambda p: safeio.write_json(p, {"x": "y" * 1000})),
+                    ("onnx", lambda p: safeio.save_onnx(helper.make_model(graph), p))):
     try:
         write(os.path.join(args["folder"], "o." + name))
         results[name] = [0, ""]
@@ -69,9 +75,10 @@ def test_a_full_disk_is_one_line_naming_the_path_and_leaves_nothing(tmp_path, ra
                            env=dict(os.environ, OMP_NUM_THREADS="1"))
     assert child.returncode == 0, child.stderr
     results = json.loads(child.stdout.splitlines()[-1])
-    for name in ("image", "styles", "flicker", "torch", "json"):
+    for name in ("image", "styles", "flicker", "torch", "json", "onnx"):
         code, err = results[name]
-        lines = [line for line in err.splitlines() if line.startswith("stylecam") or name in ("torch", "json")]
+        direct = name in ("torch", "json", "onnx")             # safeio's own writers: the message itself
+        lines = [line for line in err.splitlines() if direct or line.startswith("stylecam")]
         assert code == 2 and len(lines) == 1 and "Traceback" not in err, (name, err)
         assert "file too large for the file size limit" in lines[0] and " free in " in lines[0], (name, err)
         assert str(full) in lines[0], (name, err)
