@@ -49,19 +49,19 @@ class WriteFailed(UserError, OSError):
 FULL = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})      # no room: the free space is worth saying
 
 
-def write_failed(e: OSError, path: str | os.PathLike) -> WriteFailed:
-    """The one line for an OS error while writing ``path``."""
+def write_failed(e: OSError, path: str | os.PathLike, doing: str = "write") -> WriteFailed:
+    """The one line for an OS error while writing ``path`` (doing: "create folder" for a folder)."""
     folder = _existing_folder(Path(path))
     if e.errno in FULL:
         free = f"{human_bytes(shutil.disk_usage(folder).free)} free in {folder}"
         if e.errno == errno.EFBIG:
-            return WriteFailed(f"cannot write {path}: file too large for the file size limit ({free})")
+            return WriteFailed(f"cannot {doing} {path}: file too large for the file size limit ({free})")
         what = "disk quota exceeded" if e.errno == errno.EDQUOT else "the disk is full"
-        return WriteFailed(f"cannot write {path}: {what} ({free})")
+        return WriteFailed(f"cannot {doing} {path}: {what} ({free})")
     reasons = {errno.EROFS: f"{folder} is on a read-only file system",
                errno.EACCES: f"no permission to write in {folder}", errno.EPERM: f"no permission to write in {folder}",
                errno.ENOTDIR: "a part of the path is a file, not a folder"}
-    return WriteFailed(f"cannot write {path}: {reasons.get(e.errno, e.strerror or e)}")
+    return WriteFailed(f"cannot {doing} {path}: {reasons.get(e.errno, e.strerror or e)}")
 
 
 def human_bytes(n: int) -> str:
@@ -168,6 +168,7 @@ def atomic_output(path: str | os.PathLike, overwrite: bool = True) -> Iterator[P
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
 
+
 def write_bytes(path: str | os.PathLike, data: bytes, overwrite: bool = True) -> Path:
     """``data`` written through ``atomic_output`` (overwrite=False never replaces a file)."""
     with atomic_output(path, overwrite) as tmp:
@@ -207,7 +208,7 @@ def make_folder(folder: str | os.PathLike) -> Path:
     except FileExistsError:
         raise WriteFailed(f"cannot create folder {p}: a file has that name") from None
     except OSError as e:
-        raise WriteFailed(str(write_failed(e, p)).replace("cannot write", "cannot create folder", 1)) from None
+        raise write_failed(e, p, "create folder") from None
     return p
 
 
