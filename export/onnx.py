@@ -53,15 +53,16 @@ def parse(argv: list[str] | None) -> ExportOptions:
 def run(opts: ExportOptions) -> int:
     from stylecam.convert import style2onnx, torch2onnx
     from stylecam.graphs import OPSET
-    from stylecam.networks import choose_model, load_network
     from stylecam.images import read_image
+    from stylecam.networks import choose_model, get, graph_stem, load_network, names
     from stylecam.safeio import atomic_output, check_output_file
     chosen = choose_model(opts.runtime)
-    unused = {"full": ("--lite", opts.runtime.lite), "lite": ("--decoder", opts.runtime.decoder)}[chosen.kind]
-    if unused[1]:              # one network per graph: a file for the other one would be ignored
-        raise UserError(f"{unused[0]} {unused[1]} is the other network's file; this exports the {chosen.kind} "
-                        f"network (--model {chosen.kind}): leave {unused[0]} out")
-    out = opts.out or Path("stylecam.onnx" if chosen.kind == "full" else "stylecam-lite.onnx")
+    for kind in (get(n) for n in names() if n != chosen.kind):     # one network per graph
+        given = getattr(opts.runtime, kind.option) if kind.option else None
+        if given:
+            raise UserError(f"--{kind.option} {given} is the {kind.name} network's file, and this exports the "
+                            f"{chosen.kind} network: leave --{kind.option} out")
+    out = opts.out or Path(f"{graph_stem(chosen.kind)}.onnx")
     if out.suffix != ".onnx":
         raise UserError(f"-o {out}: give a file name ending in .onnx")
     check_output_file(out, [], opts.overwrite)
@@ -92,8 +93,9 @@ def _check(model, onnx_path: Path, image: Path, rgb) -> None:
 
     from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
     from stylecam.backends.torch_backend import TorchBackend
+    from stylecam.images import to_tensor
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-    mean, std = model.style_stats(torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1)[None].float() / 255)
+    mean, std = model.style_stats(to_tensor(rgb))
     ours = OnnxRuntimeBackend(onnx_path).stylize(bgr, mean[0], std[0])
     ref = TorchBackend(model, torch.device("cpu")).stylize(bgr, mean[0], std[0])
     d = np.abs(ours.astype(np.int16) - ref.astype(np.int16))
