@@ -65,6 +65,7 @@ def _signals_interrupt():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _received.clear()                    # a command run in-process after another starts afresh
     previous = {s: signal.signal(s, _raise_interrupted) for s in SIGNALS}
     try:
         yield

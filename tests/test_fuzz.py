@@ -132,7 +132,7 @@ HOSTILE = [
     ("bench", ["--sizes", "4000x2200", "--backend", "torch"], "pass --sizes with a longer side of"),
     ("flicker_report", ["CLIP", "-s", "picabia_udnie"], "is a built-in style"),
     ("flicker_report", ["ONE_FRAME", "-s", "PAINTING"], "at least 2 frames"),
-    ("export.onnx", ["-o", "OUT/x.onnx", "--model", "lite", "--decoder", "DECODER"], "other network's file"),
+    ("export.onnx", ["-o", "OUT/x.onnx", "--model", "lite", "--decoder", "DECODER"], "is the full network's file"),
     ("export.onnx", ["-o", "OUT/x.onnx", "--decoder", "DECODER", "--check", "NOT_IMAGE"], "not a readable image"),
 ]
 
