@@ -14,6 +14,7 @@ from stylecam.lite import LiteStyleTransfer
 from stylecam.loading import (build_lite, decoder_meta, default_decoder_path, lite_state, load_decoder,
                               pick_device, read_lite, save_lite)
 from stylecam.model import VGG_LAYERS, Encoder, StyleTransfer
+from stylecam.safeio import make_folder
 from stylecam.vgg import load_encoder
 
 from .checkpoint import read_checkpoint, restore
@@ -65,7 +66,7 @@ class LiteTrainer(Run):
         resume = self._load_checkpoint() if cfg.resume else None
         source = cfg.resume or cfg.init_from
         lite = read_lite(source) if source else None            # format, version, architecture
-        cfg.out.mkdir(parents=True, exist_ok=True)
+        make_folder(cfg.out)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)

@@ -7,6 +7,7 @@ import torch
 from stylecam.images import write_image
 from stylecam.loading import decoder_meta, save_decoder
 from stylecam.model import StyleTransfer
+from stylecam.safeio import make_folder
 from stylecam.sheet import contact_sheet
 from stylecam.vgg import load_encoder
 
@@ -90,7 +91,7 @@ class Trainer(Run):
         self.last_loss: dict = {}
         self.last_val: dict = {}
         if self.info.main:
-            cfg.out.mkdir(parents=True, exist_ok=True)
+            make_folder(cfg.out)
 
     # --- setup helpers -------------------------------------------------------
     def _note_new_options(self, saved: dict) -> None:
