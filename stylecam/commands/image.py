@@ -15,6 +15,7 @@ from ..backends import keep_content_colors
 from ..errors import UserError
 from ..images import IMAGE_EXTS, check_pixels, decode_image, list_images, read_image, resize_longer, scaled_size, \
     to_tensor, write_image
+from ..mask import MaskOptions, Masker, add_mask_arguments, mask_options
 from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
                        longer_side, runtime_options, style_options)
 from ..safeio import check_input_file, check_output_file, next_free, safe_name
@@ -28,6 +29,7 @@ EXAMPLES = f"""  stylecam image photo.jpg                    (-> photo.stylized-
   stylecam image photo.jpg -s paintings/ -o out_dir/          (one output per painting)
   stylecam image photos/ -s starry.jpg -o out_dir/ --size 1024 --skip-existing
   stylecam image photo.jpg -s starry.jpg --preserve-color -o same_colours.png
+  stylecam image portrait.jpg --mask background -o out.png    (the person kept as in the photo)
 
 Without -o the output goes beside the input, named after the style
 (photo.stylized-STYLE.jpg; a folder photos/ gives photos.stylized-STYLE/), and
@@ -38,7 +40,8 @@ name with /). In a folder run a picture that cannot be read is skipped and
 reported, the others are written, and the exit status is 1; --skip-existing
 resumes an interrupted run. --preserve-color keeps the photo's colours by
 luminance-only transfer; --color-transfer coral instead recolours each style
-image to the photo's palette (CORAL) before taking its statistics.
+image to the photo's palette (CORAL) before taking its statistics. --mask
+stylizes only the background or only the person (docs/masks.md).
 """
 
 
@@ -53,6 +56,7 @@ class ImageOptions:
     skip_existing: bool
     style: StyleOptions
     runtime: RuntimeOptions
+    mask: MaskOptions = MaskOptions()
 
 
 def add_arguments(p):
@@ -66,6 +70,7 @@ def add_arguments(p):
     existing.add_argument("--skip-existing", action="store_true",
                           help="leave existing output files as they are and do the rest (resume a run)")
     add_style_arguments(p, default=DEFAULT_STYLE, color_transfer=True)
+    add_mask_arguments(p.add_argument_group("mask"), temporal=False)
     add_runtime_arguments(p)
 
 
@@ -85,7 +90,7 @@ def parse(args) -> ImageOptions:
         raise UserError(f"-o {args.out}: no file extension; give an image name like {args.out}.png, "
                         f"or end a folder's name with /")
     return ImageOptions(inputs, src.is_dir(), out, out_is_dir, args.size, args.overwrite, args.skip_existing,
-                        style_options(args, (DEFAULT_STYLE,)), runtime_options(args))
+                        style_options(args, (DEFAULT_STYLE,)), runtime_options(args), mask_options(args))
 
 
 def run(args) -> int:
@@ -95,6 +100,9 @@ def run(args) -> int:
         first = _load(opts.inputs[0], opts.size)
     if opts.out is not None and not opts.out_is_dir:
         check_output_file(opts.out, opts.inputs, opts.overwrite or opts.skip_existing)
+    masker = Masker(opts.mask)
+    if opts.mask.mode:
+        masker.segmenters.check()                  # a missing or damaged mask model fails before the network loads
     session = open_session(opts.runtime)
     styles = session.styles(opts.style)
     jobs = _jobs(opts, styles)
@@ -113,7 +121,7 @@ def run(args) -> int:
                 loaded.clear()
                 loaded[src] = _load(src, opts.size)
             rgb = loaded[src]
-            out = _stylize(session, rgb, style, opts.style)
+            out = _stylize(session, rgb, style, opts.style, masker)
             write_image(dst, out, opts.overwrite)
         except UserError as e:
             if not batch:
@@ -137,7 +145,7 @@ def _load(src: Path, size: int) -> np.ndarray:
     return resize_longer(rgb, size)
 
 
-def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions) -> np.ndarray:
+def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions, masker: Masker) -> np.ndarray:
     mean, std = style.mean, style.std
     if opts.preserve_color == "coral":
         mean, std = _coral_stats(session, style, rgb)
@@ -145,6 +153,7 @@ def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions) -> np.ndarray:
     out = session.backend.stylize(bgr, mean, std, opts.alpha)
     if opts.preserve_color == "luminance":
         out = keep_content_colors(out, bgr)
+    out = masker.apply(bgr, out, masker.opts.mode)
     return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
 
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from ..errors import UserError
 from ..live.keys import parse_script
 from ..live.loop import LiveOptions, run_live
+from ..mask import add_mask_arguments, mask_options
 from ..options import (add_runtime_arguments, add_style_arguments, frame_size, longer_side, number,
                        runtime_options, style_options)
 from ..temporal.smoothing import add_smooth_arguments, smooth_options
@@ -19,9 +20,11 @@ EXAMPLES = """  stylecam --camera 0                                        (ever
   stylecam live --camera clip.mp4 -s starry.jpg --once       (a file stands in for the camera)
   stylecam live --camera clip.mp4 -s a.jpg -s b.jpg --no-window --max-frames 60 \\
       --keys "r@5,n@20,s@30,k@31,r@50" --out-dir shots/     (headless, scripted keys)
+  stylecam --camera 0 --mask background                      (the person stays as filmed; g cycles)
 
 keys: n/p or arrows next/previous style, 1-9 pick, +/- strength, c keep colours,
-b blend current+next style, s split view, m mirror, l full/lite network, f HUD,
+b blend current+next style, s split view, m mirror, l full/lite network,
+g person mask (off -> background stylized -> person stylized), f HUD,
 space pause, k screenshot (PNG), r record (MP4, H.264), v virtual camera, h help,
 q/Esc quit. --model auto runs the lite network on the CPU (where it is real time)
 and the full one on CUDA; the choice is printed.
@@ -49,9 +52,10 @@ def add_arguments(p):
     run.add_argument("--max-frames", type=number(1, integer=True), metavar="N", help="stop after N shown frames")
     run.add_argument("--keys", default="", metavar="SCRIPT",
                      help='keys pressed at given frames, e.g. "n@10,+@20,r@5,r@40" '
-                          "(names: n p left right 1-9 + - c b s m l f space k r v h q esc)")
+                          "(names: n p left right 1-9 + - c b s m l g f space k r v h q esc)")
     add_smooth_arguments(run)
     run.add_argument("--out-dir", default=".", help="folder for screenshots and recordings (default: current)")
+    add_mask_arguments(p.add_argument_group("mask"), temporal=True)
     add_style_arguments(p, default="every built-in style, n/p to cycle")
     add_runtime_arguments(p)
 
@@ -61,7 +65,8 @@ def parse(args) -> LiveOptions:
     keys = tuple((frame, key) for frame in sorted(script) for key in script[frame])
     return LiveOptions(args.camera, args.camera_size, args.once, args.size,
                        not args.no_window, args.max_frames, keys, Path(args.out_dir), smooth_options(args),
-                       style_options(args, _builtin_styles() if not args.style else ()), runtime_options(args), args.fast_file)
+                       style_options(args, _builtin_styles() if not args.style else ()), runtime_options(args),
+                       args.fast_file, mask_options(args))
 
 
 def _builtin_styles() -> tuple[str, ...]:

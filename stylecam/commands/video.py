@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..errors import UserError, as_interrupted
 from ..images import MAX_PIXELS, check_pixels
+from ..mask import MaskOptions, Masker, add_mask_arguments, mask_options
 from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
                        longer_side, number, runtime_options, style_options)
 from ..safeio import atomic_output, check_output_file, next_free, safe_name
@@ -23,6 +24,7 @@ EXAMPLES = f"""  stylecam video in.mp4                        (-> in.stylized-{D
   stylecam video in.mp4 -s a.jpg -s b.jpg --weights 0.5,0.5 -o blend.mp4
   stylecam video in.mp4 -s a.jpg -s b.jpg -o morph.mp4    (a -> b across the clip)
   stylecam video in.mp4 -s starry.jpg --start 5 --duration 3 -o part.mp4
+  stylecam video talk.mp4 --mask person -o painted_person.mp4     (the room as filmed)
 
 Without -o the output goes beside the input, named after the style
 (in.stylized-STYLE.mp4), and never replaces a file; without -s the built-in
@@ -35,6 +37,8 @@ if the container cannot hold them). The file appears only when complete.
 'flow' blends the previous output along optical flow, 'both', 'features' blends
 along the flow in the encoder's feature space (the best trade of steadiness
 against style on our measurements, see the README). Every mode runs on every backend.
+--mask stylizes only the person or only the background (docs/masks.md); the
+mask is a running average over frames (--mask-momentum), so its edge holds still.
 """
 
 
@@ -54,6 +58,7 @@ class VideoOptions:
     smooth: SmoothOptions
     style: StyleOptions
     runtime: RuntimeOptions
+    mask: MaskOptions = MaskOptions()
 
 
 def add_arguments(p):
@@ -77,6 +82,7 @@ def add_arguments(p):
     g.add_argument("--no-audio", action="store_true", help="leave the sound out")
     g.add_argument("--overwrite", action="store_true", help="replace the output file if it exists (-o)")
     add_smooth_arguments(g)
+    add_mask_arguments(p.add_argument_group("mask"), temporal=True)
     add_style_arguments(p, default=DEFAULT_STYLE)
     add_runtime_arguments(p)
 
@@ -85,7 +91,8 @@ def parse(args) -> VideoOptions:
     smooth = smooth_options(args)
     return VideoOptions(Path(args.input), Path(args.out) if args.out else None, args.size, args.max_size,
                         args.start, args.duration, args.batch, args.crf, args.preset, not args.no_audio,
-                        args.overwrite, smooth, style_options(args, (DEFAULT_STYLE,)), runtime_options(args))
+                        args.overwrite, smooth, style_options(args, (DEFAULT_STYLE,)), runtime_options(args),
+                        mask_options(args))
 
 
 def run(args) -> int:
@@ -101,6 +108,9 @@ def run(args) -> int:
     check_pixels(*size, "the output", "--size" if opts.size else "--max-size")
     batch = max(1, min(opts.batch, MAX_PIXELS // (size[0] * size[1])))     # memory: pixels per backend call
     print(f"input: {opts.input}: {info.describe()}", file=sys.stderr)
+    masker = Masker(opts.mask, temporal=True) if opts.mask.mode else None
+    if masker is not None:
+        masker.segmenters.check()                  # a missing or damaged mask model fails before the network loads
 
     session = open_session(opts.runtime, split=opts.smooth.split)
     styles = session.styles(opts.style)
@@ -115,11 +125,12 @@ def run(args) -> int:
                                 opts.style.preserve_color == "luminance", opts.audio, opts.crf, opts.preset)
     names = " -> ".join(s.name for s in styles) + ("" if args.style else " (the default; choose another with -s)")
     print(f"output: {out}: {size[0]}×{size[1]}, style {names}, smoothing {opts.smooth.mode}"
+          + (f", {opts.mask.mode} stylized (mask)" if masker else "")
           + (f", batch {batch} (large frames)" if batch < opts.batch else ""), file=sys.stderr)
     progress = Progress(expected)
     try:
         with atomic_output(out, opts.overwrite) as tmp:
-            frames = stylize_video(info, tmp, str(out), settings, smoother, schedule, progress)
+            frames = stylize_video(info, tmp, str(out), settings, smoother, schedule, progress, masker=masker)
     except KeyboardInterrupt as e:               # Ctrl-C or SIGTERM (stylecam.entry)
         stop = as_interrupted(e)
         print(f"stylecam: {stop.verb} after {progress.done} of about {expected} frames; no output written",

@@ -10,12 +10,15 @@ ready the moment the loop asks for one, none dropped. Latency is from the
 moment the capture thread had a frame to the moment the loop finished showing
 it. ``--model`` picks the network as for ``stylecam live`` (auto: lite on the
 CPU). Speed does not depend on the weights: ``--random-decoder`` measures
-random ones of both networks, before trained ones exist.
+random ones of both networks, before trained ones exist. ``--mask`` measures each
+size with and without the person mask, alternating ``--repeats`` times, and
+reports the medians and the share of the frame rate the mask costs.
 """
 from __future__ import annotations
 
 import json
 import os
+import statistics
 import sys
 import tempfile
 from dataclasses import replace
@@ -26,19 +29,21 @@ from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, list
                        runtime_options)
 from ..temporal.smoothing import SmoothOptions, add_smooth_arguments, smooth_options
 from ..commands.bench import cpu_model
+from ..mask import MODES, MaskOptions
 from .loop import LiveOptions, run_live
 
 EXAMPLES = """  python -m stylecam.live.bench --camera clip.mp4 --size 256,480 --frames 20 --random-decoder
   python -m stylecam.live.bench --camera clip.mp4 --model lite --fast-file --size 480,640
   python -m stylecam.live.bench --camera clip.mp4 -s picabia_udnie --backend torch
+  python -m stylecam.live.bench --camera clip.mp4 --model lite --size 480 --fast-file --mask background
 """
 WARMUP = 3     # first frames: allocation and thread start-up, not the steady state
 
 
 def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOptions,
-            smooth: SmoothOptions, fast_file: bool = False) -> dict:
+            smooth: SmoothOptions, fast_file: bool = False, mask: MaskOptions = MaskOptions()) -> dict:
     opts = LiveOptions(camera, None, False, size, False, frames + WARMUP, (), Path(tempfile.gettempdir()),
-                       smooth, StyleOptions((style,), None, 1.0, None), runtime, fast_file)
+                       smooth, StyleOptions((style,), None, 1.0, None), runtime, fast_file, mask)
     shape = {}
 
     def after_warmup(loop):
@@ -57,6 +62,26 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
             "median_latency_ms": round(summary.median_latency_ms(), 1),
             "p90_latency_ms": round(1000 * lat[int(0.9 * (len(lat) - 1))], 1) if lat else None,
             "camera_frames_dropped": summary.dropped - shape.get("dropped_before", 0)}
+
+
+def with_and_without_mask(measure_one, mask: MaskOptions, repeats: int) -> dict:
+    """measure_one(mask) -> a result; run without and with the mask in turn, ``repeats`` times each
+    (a busy machine drifts: alternating spreads the drift over both), medians of the frame rates."""
+    runs = {"without": [], "with": []}
+    for _ in range(repeats):
+        runs["without"].append(measure_one(MaskOptions()))
+        runs["with"].append(measure_one(mask))
+    fps = {k: statistics.median(r["median_fps"] for r in v) for k, v in runs.items()}
+    latency = {k: statistics.median(r["median_latency_ms"] for r in v) for k, v in runs.items()}
+    result = dict(runs["with"][-1])
+    for key in ("median_fps", "median_latency_ms", "p90_latency_ms", "frames", "camera_frames_dropped"):
+        result.pop(key, None)
+    return {**result, "mask": mask.mode, "repeats": repeats,
+            "median_fps_without_mask": round(fps["without"], 2), "median_fps_with_mask": round(fps["with"], 2),
+            "median_latency_ms_without_mask": round(latency["without"], 1),
+            "median_latency_ms_with_mask": round(latency["with"], 1),
+            "mask_cost_percent_of_fps": round(100 * (1 - fps["with"] / fps["without"]), 1) if fps["without"] else None,
+            "runs_fps": {k: [r["median_fps"] for r in v] for k, v in runs.items()}}
 
 
 def _random_weights(runtime: RuntimeOptions, folder: Path) -> RuntimeOptions:
@@ -81,6 +106,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=number(1, integer=True), default=30,
                    help="frames measured per size (after warm-up)")
     add_smooth_arguments(p)
+    p.add_argument("--mask", choices=MODES,
+                   help="measure each size with and without this person mask, alternating (see --repeats)")
+    p.add_argument("--repeats", type=number(1, integer=True), default=3,
+                   help="--mask: runs with and without the mask per size (default 3; medians reported)")
     p.add_argument("--fast-file", action="store_true",
                    help="read the file as fast as the loop takes frames, not at its own rate")
     p.add_argument("--random-decoder", action="store_true",
@@ -91,7 +120,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         if args.random_decoder:
             runtime = _random_weights(runtime, Path(tmp))
-        results = [measure(args.camera, args.style, size, args.frames, runtime, smooth_options(args), args.fast_file) for size in args.size]
+        def one(size, mask=MaskOptions()):
+            return measure(args.camera, args.style, size, args.frames, runtime, smooth_options(args), args.fast_file,
+                           mask)
+        if args.mask:
+            mask = MaskOptions(args.mask)
+            results = [with_and_without_mask(lambda m, size=size: one(size, m), mask, args.repeats)
+                       for size in args.size]
+        else:
+            results = [one(size) for size in args.size]
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(json.dumps({"bench": "live loop", "source": args.camera, "style": args.style,
                       "model": args.model, "backend": args.backend, "precision": args.precision,
