@@ -28,12 +28,13 @@ REINSTALL_HINT = "reinstall stylecam (pip install --force-reinstall stylecam), o
 # The model's probability -> the person's weight: a ramp, so that the inside of the person is
 # exactly 1 (the photo stays the photo there) and the soft edge is a few pixels wide.
 RAMP = (0.25, 0.75)
+SNAP = 0.02
 
 
 @dataclass(frozen=True)
 class MaskOptions:
     mode: str | None = None     # what is stylized: 'person' or 'background'; None: the whole frame
-    feather: float = 2.0        # px at the output size: the blur of the mask's edge (0: the model's own)
+    feather: float = 2.0        # px at the output size: the Gaussian sigma of the edge (0: the model's own)
     momentum: float = 0.6       # video and live: share of the past in the running mask (0: per frame)
     model: str | None = None    # one ONNX graph for every frame; None: the shipped pair
 
@@ -53,7 +54,7 @@ def add_mask_arguments(g: argparse._ActionsContainer, temporal: bool) -> None:
     g.add_argument("--mask", choices=MODES, help="stylize only the background (the person stays as in the photo) "
                                                  "or only the person (default: the whole frame)")
     g.add_argument("--mask-feather", type=number(0, 100), default=d.feather, metavar="PX",
-                   help=f"soft edge of the mask in output pixels (default {d.feather:g}; 0: the model's own)")
+                   help=f"soft edge of the mask: the blur's sigma in output pixels (default {d.feather:g}; 0: the model's own)")
     if temporal:
         g.add_argument("--mask-momentum", type=number(0, 1), default=d.momentum, metavar="M",
                        help=f"share of the past in the running mask, so its edge does not boil "
@@ -138,6 +139,8 @@ def person_weight(prob: np.ndarray, out_size: tuple[int, int], feather: float) -
     if feather > 0:
         sigma = feather * prob.shape[1] / out_size[0]       # output pixels -> model pixels
         weight = cv2.GaussianBlur(weight, (0, 0), sigma)
+        # the Gaussian's tails cut at about 2 sigma, so the inside stays exactly 1 and the outside 0
+        weight = np.clip(weight * (1 + 2 * SNAP) - SNAP, 0, 1)
     return cv2.resize(weight, out_size, interpolation=cv2.INTER_LINEAR)
 
 
