@@ -12,7 +12,9 @@ it. ``--model`` picks the network as for ``stylecam live`` (auto: lite on the
 CPU). Speed does not depend on the weights: ``--random-decoder`` measures
 random ones of both networks, before trained ones exist. ``--mask`` measures each
 size with and without the person mask, alternating ``--repeats`` times, and
-reports the medians and the share of the frame rate the mask costs.
+reports the medians and the share of the frame rate the mask costs, and the same
+from the process's CPU time per frame, which a busy machine disturbs less than
+the frame rate.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ import os
 import statistics
 import sys
 import tempfile
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -45,11 +48,14 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
     opts = LiveOptions(camera, None, False, size, False, frames + WARMUP, (), Path(tempfile.gettempdir()),
                        smooth, StyleOptions((style,), None, 1.0, None), runtime, fast_file, mask)
     shape = {}
+    cpu = []              # the process's CPU time at each shown frame: steadier than wall time on a busy machine
 
     def after_warmup(loop):
         shape["backend"] = loop.backend.describe()
         shape["model"] = loop.model
         shape["frame"] = "×".join(map(str, loop.processed_size))
+        if loop.summary.frames >= WARMUP:
+            cpu.append(time.process_time())
         if loop.summary.frames == WARMUP:
             loop.summary.intervals.clear()
             loop.summary.latencies.clear()
@@ -57,10 +63,12 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
 
     summary = run_live(opts, on_frame=after_warmup)
     lat = sorted(summary.latencies)
+    cpu_ms = statistics.median(1000 * (b - a) for a, b in zip(cpu, cpu[1:])) if len(cpu) > 1 else None
     return {"size": size, "processed": shape.get("frame"), "model_used": shape.get("model"),
             "backend_used": shape.get("backend"), "frames": len(lat), "median_fps": round(summary.median_fps(), 2),
             "median_latency_ms": round(summary.median_latency_ms(), 1),
             "p90_latency_ms": round(1000 * lat[int(0.9 * (len(lat) - 1))], 1) if lat else None,
+            "median_cpu_ms_per_frame": cpu_ms and round(cpu_ms, 1),
             "camera_frames_dropped": summary.dropped - shape.get("dropped_before", 0)}
 
 
@@ -71,16 +79,21 @@ def with_and_without_mask(measure_one, mask: MaskOptions, repeats: int) -> dict:
     for _ in range(repeats):
         runs["without"].append(measure_one(MaskOptions()))
         runs["with"].append(measure_one(mask))
-    fps = {k: statistics.median(r["median_fps"] for r in v) for k, v in runs.items()}
-    latency = {k: statistics.median(r["median_latency_ms"] for r in v) for k, v in runs.items()}
+    def median(key):
+        return {k: statistics.median(r[key] for r in v) if all(r.get(key) for r in v) else None
+                for k, v in runs.items()}
+    fps, latency, cpu = median("median_fps"), median("median_latency_ms"), median("median_cpu_ms_per_frame")
     result = dict(runs["with"][-1])
-    for key in ("median_fps", "median_latency_ms", "p90_latency_ms", "frames", "camera_frames_dropped"):
+    for key in ("median_fps", "median_latency_ms", "p90_latency_ms", "frames", "camera_frames_dropped",
+                "median_cpu_ms_per_frame"):
         result.pop(key, None)
     return {**result, "mask": mask.mode, "repeats": repeats,
             "median_fps_without_mask": round(fps["without"], 2), "median_fps_with_mask": round(fps["with"], 2),
             "median_latency_ms_without_mask": round(latency["without"], 1),
             "median_latency_ms_with_mask": round(latency["with"], 1),
             "mask_cost_percent_of_fps": round(100 * (1 - fps["with"] / fps["without"]), 1) if fps["without"] else None,
+            "median_cpu_ms_per_frame_without_mask": cpu["without"], "median_cpu_ms_per_frame_with_mask": cpu["with"],
+            "mask_cost_percent_of_cpu": round(100 * (1 - cpu["without"] / cpu["with"]), 1) if cpu["with"] else None,
             "runs_fps": {k: [r["median_fps"] for r in v] for k, v in runs.items()}}
 
 
