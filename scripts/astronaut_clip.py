@@ -8,7 +8,6 @@ skipped on an empty mask.
 """
 from __future__ import annotations
 
-import argparse
 import sys
 from fractions import Fraction
 from pathlib import Path
@@ -19,7 +18,12 @@ import numpy as np
 import skimage.data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-from stylecam.options import frame_size   # noqa: E402
+from stylecam.entry import entry_point     # noqa: E402
+from stylecam.options import frame_size, number, parser   # noqa: E402
+
+EXAMPLES = """  python scripts/astronaut_clip.py /tmp/astronaut.mp4
+  python scripts/astronaut_clip.py /tmp/wide.mp4 --size 1280x720 --seconds 10 --fps 30
+"""
 
 
 def frames(w: int, h: int, n: int):
@@ -35,12 +39,13 @@ def frames(w: int, h: int, n: int):
         yield cv2.resize(src[y0:y0 + crop_h, x0:x0 + crop_w], (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+@entry_point("astronaut_clip")
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("out", type=Path)
-    p.add_argument("--size", type=frame_size, default=(640, 480), help="WxH (default 640x480)")
-    p.add_argument("--seconds", type=float, default=4.0)
-    p.add_argument("--fps", type=int, default=20)
+    p = parser("python scripts/astronaut_clip.py", __doc__, EXAMPLES)
+    p.add_argument("out", type=Path, help="the clip to write (.mp4)")
+    p.add_argument("--size", type=frame_size, default=(640, 480), metavar="WxH", help="frame size (default 640x480)")
+    p.add_argument("--seconds", type=number(0, 600, above=True), default=4.0, help="length (default 4)")
+    p.add_argument("--fps", type=number(1, 240, integer=True), default=20, help="frame rate (default 20)")
     args = p.parse_args(argv)
     w, h = args.size
     with av.open(str(args.out), "w") as out:

@@ -8,16 +8,16 @@
 Each .tflite is read with the ``tflite`` flatbuffer parser and rewritten op by op
 as an ONNX graph (NCHW inside; the tflite's NHWC float input in [0, 1] and its
 NHWC person probability as the graph's input and output). The general converters
-(tflite2onnx, tf2onnx) do not know MediaPipe's custom op
-``Convolution2DTransposeBias``; the models use twelve ops in all, each a line
-here. ``--check`` runs the .tflite on LiteRT (ai-edge-litert, whose XNNPACK
-delegate has the custom op) and the .onnx on ONNX Runtime, on scikit-image's
-astronaut and on random images, and fails if they differ by more than 1e-4.
+fall short: tflite2onnx 0.4.1 stops at ``HARD_SWISH``, and tf2onnx has no handler
+for MediaPipe's custom op ``Convolution2DTransposeBias`` (and needs TensorFlow);
+the two models use twelve ops in all, each a short method here. ``--check`` runs
+the .tflite on LiteRT (ai-edge-litert, whose XNNPACK delegate has the custom op)
+and the .onnx on ONNX Runtime, on scikit-image's astronaut and on random images,
+and fails if they differ by more than 1e-4.
 The output is deterministic: the same .tflite gives the same bytes.
 """
 from __future__ import annotations
 
-import argparse
 import hashlib
 import sys
 from pathlib import Path
@@ -25,6 +25,11 @@ from pathlib import Path
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from stylecam.entry import entry_point        # noqa: E402
+from stylecam.errors import UserError         # noqa: E402
+from stylecam.options import parser           # noqa: E402
 
 OPSET = 17
 NAMES = ("selfie_segmentation", "selfie_segmentation_landscape")
@@ -69,7 +74,7 @@ class Converter:
     def node(self, op: str, inputs: list[str], output: str, activation: int = 0, **attrs) -> None:
         act = ACTIVATIONS.get(activation, "unsupported")
         if act == "unsupported":
-            raise SystemExit(f"fused activation {activation} is not supported")
+            raise UserError(f"fused activation {activation} is not supported")
         raw = output + "_pre" if act else output
         self.nodes.append(helper.make_node(op, inputs, [raw], name=raw, **attrs))
         if act:
@@ -87,7 +92,7 @@ class Converter:
             ins, outs = op.InputsAsNumpy().tolist(), op.OutputsAsNumpy().tolist()
             handler = getattr(self, "op_" + kind.lower(), None)
             if handler is None:
-                raise SystemExit(f"op {kind} is not supported by this converter")
+                raise UserError(f"op {kind} is not supported by this converter")
             handler(op, ins, outs[0])
         (x,), (y,) = g.InputsAsNumpy().tolist(), g.OutputsAsNumpy().tolist()
         n, h, w, c = self.shape(x)
@@ -106,7 +111,7 @@ class Converter:
     def op_dequantize(self, op, ins, out):
         value = self.constant(ins[0])
         if value is None:
-            raise SystemExit("DEQUANTIZE of a computed tensor is not supported")
+            raise UserError("DEQUANTIZE of a computed tensor is not supported")
         self.constants[out] = value.astype(np.float32)
 
     def _options(self, op, cls):
@@ -174,7 +179,7 @@ class Converter:
 
     def _binary(self, onnx_op, cls, op, ins, out):
         if any(self.constant(i) is not None for i in ins):
-            raise SystemExit(f"{onnx_op} with a constant operand is not supported")
+            raise UserError(f"{onnx_op} with a constant operand is not supported")
         self.node(onnx_op, [self.name(i) for i in ins], self.name(out),
                   self._options(op, cls).FusedActivationFunction())
 
@@ -254,9 +259,14 @@ def check(tflite_path: Path, onnx_path: Path) -> float:
     return worst
 
 
+EXAMPLES = """  python scripts/convert_selfie_segmentation.py /tmp/mp/mediapipe/modules/selfie_segmentation --check
+  python scripts/convert_selfie_segmentation.py FOLDER --out /tmp/onnx       (elsewhere than assets/)
+"""
+
+
+@entry_point("convert_selfie_segmentation")
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0],
-                                formatter_class=argparse.RawDescriptionHelpFormatter, epilog=__doc__)
+    p = parser("python scripts/convert_selfie_segmentation.py", __doc__, EXAMPLES)
     p.add_argument("folder", type=Path, help="mediapipe/modules/selfie_segmentation from the unpacked wheel")
     p.add_argument("--out", type=Path, default=Path(__file__).resolve().parents[1] / "assets",
                    help="where the .onnx files go (default: assets/)")
@@ -266,8 +276,7 @@ def main(argv=None) -> int:
     for name in NAMES:
         src = args.folder / f"{name}.tflite"
         if not src.is_file():
-            print(f"{src}: not found (unpack the mediapipe 0.10.21 wheel first)", file=sys.stderr)
-            return 2
+            raise UserError(f"{src}: not found (unpack the mediapipe 0.10.21 wheel first, see --help)")
         dst = args.out / f"{name}.onnx"
         dst.write_bytes(convert(src).SerializeToString())
         print(f"{src} -> {dst} ({dst.stat().st_size} bytes, sha256 {hashlib.sha256(dst.read_bytes()).hexdigest()})")

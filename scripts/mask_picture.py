@@ -7,7 +7,6 @@ The photo is scikit-image's public-domain astronaut; the outputs are real `style
 """
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
@@ -18,8 +17,13 @@ import skimage.data
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from stylecam.cli import main as stylecam   # noqa: E402
+from stylecam.entry import entry_point     # noqa: E402
+from stylecam.options import longer_side, parser   # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
+EXAMPLES = """  python scripts/mask_picture.py
+  python scripts/mask_picture.py -s monet_water_lilies_1919 --size 256 -o /tmp/masks.jpg
+"""
 
 
 def label(img: np.ndarray, text: str) -> np.ndarray:
@@ -29,11 +33,14 @@ def label(img: np.ndarray, text: str) -> np.ndarray:
     return out
 
 
+@entry_point("mask_picture")
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("-s", "--style", default="van_gogh_starry_night_over_the_rhone")
-    p.add_argument("--size", type=int, default=320)
-    p.add_argument("-o", "--out", type=Path, default=ROOT / "docs" / "images" / "mask_astronaut.jpg")
+    p = parser("python scripts/mask_picture.py", __doc__, EXAMPLES)
+    p.add_argument("-s", "--style", default="van_gogh_starry_night_over_the_rhone",
+                   help="a built-in style or a painting (default van_gogh_starry_night_over_the_rhone)")
+    p.add_argument("--size", type=longer_side, default=320, help="side of each panel in pixels (default 320)")
+    p.add_argument("-o", "--out", type=Path, default=ROOT / "docs" / "images" / "mask_astronaut.jpg",
+                   help="the picture to write (default docs/images/mask_astronaut.jpg)")
     args = p.parse_args(argv)
     with tempfile.TemporaryDirectory() as tmp:
         photo = Path(tmp) / "astronaut.png"
