@@ -11,6 +11,7 @@ at any output size. Everything here is per frame: the commands own the frames.
 from __future__ import annotations
 
 import argparse
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -166,6 +167,7 @@ class Masker:
         self.segmenters = segmenters or Segmenters(opts.model)
         self.running: np.ndarray | None = None
         self.person: np.ndarray | None = None      # the last frame's weight at the output size (tests, HUD)
+        self.seconds: float | None = None          # what the last frame's mask took (the live benchmark)
 
     def reset(self) -> None:
         self.running = None
@@ -182,8 +184,11 @@ class Masker:
         """photo: the BGR frame that was stylized, at the output size; mode: what is stylized (the live
         key changes it; None: the whole frame, and the running mask is dropped)."""
         if mode is None:
-            self.running = self.person = None
+            self.running = self.person = self.seconds = None
             return stylized
+        t0 = time.perf_counter()
         h, w = stylized.shape[:2]
         self.person = person_weight(self.probability(photo), (w, h), self.opts.feather)
-        return composite(photo, stylized, self.person, mode)
+        out = composite(photo, stylized, self.person, mode)
+        self.seconds = time.perf_counter() - t0
+        return out

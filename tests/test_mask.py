@@ -229,8 +229,10 @@ def test_the_bench_alternates_with_and_without_the_mask():
     def measure_one(mask):
         calls.append(mask.mode)
         return {"median_fps": 10.0 if mask.mode is None else 9.0, "median_latency_ms": 50.0, "size": 480,
-                "median_cpu_ms_per_frame": 90.0 if mask.mode is None else 100.0}
+                "median_cpu_ms_per_frame": 90.0 if mask.mode is None else 100.0,
+                "median_mask_ms": None if mask.mode is None else 10.0}
     result = with_and_without_mask(measure_one, MaskOptions("background"), 3)
     assert calls == [None, "background"] * 3
     assert result["median_fps_with_mask"] == 9.0 and result["mask_cost_percent_of_fps"] == 10.0
     assert result["mask_cost_percent_of_cpu"] == 10.0 and "median_fps" not in result
+    assert result["median_mask_ms"] == 10.0 and result["mask_share_of_frame_time_percent"] == 9.0   # 10 ms of 111

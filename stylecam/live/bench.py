@@ -12,9 +12,9 @@ it. ``--model`` picks the network as for ``stylecam live`` (auto: lite on the
 CPU). Speed does not depend on the weights: ``--random-decoder`` measures
 random ones of both networks, before trained ones exist. ``--mask`` measures each
 size with and without the person mask, alternating ``--repeats`` times, and
-reports the medians and the share of the frame rate the mask costs, and the same
-from the process's CPU time per frame, which a busy machine disturbs less than
-the frame rate.
+reports the medians and the share of the frame rate the mask costs; the same from
+the process's CPU time per frame; and the mask's own time per frame as a share of
+the frame time with it, which a busy machine disturbs least.
 """
 from __future__ import annotations
 
@@ -49,6 +49,7 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
                        smooth, StyleOptions((style,), None, 1.0, None), runtime, fast_file, mask)
     shape = {}
     cpu = []              # the process's CPU time at each shown frame: steadier than wall time on a busy machine
+    mask_s = []           # the mask's own time per frame (stylecam.mask.Masker.seconds)
 
     def after_warmup(loop):
         shape["backend"] = loop.backend.describe()
@@ -56,6 +57,8 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
         shape["frame"] = "×".join(map(str, loop.processed_size))
         if loop.summary.frames >= WARMUP:
             cpu.append(time.process_time())
+            if loop.masker.seconds is not None:
+                mask_s.append(loop.masker.seconds)
         if loop.summary.frames == WARMUP:
             loop.summary.intervals.clear()
             loop.summary.latencies.clear()
@@ -69,6 +72,7 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
             "median_latency_ms": round(summary.median_latency_ms(), 1),
             "p90_latency_ms": round(1000 * lat[int(0.9 * (len(lat) - 1))], 1) if lat else None,
             "median_cpu_ms_per_frame": cpu_ms and round(cpu_ms, 1),
+            "median_mask_ms": round(1000 * statistics.median(mask_s), 1) if mask_s else None,
             "camera_frames_dropped": summary.dropped - shape.get("dropped_before", 0)}
 
 
@@ -83,9 +87,10 @@ def with_and_without_mask(measure_one, mask: MaskOptions, repeats: int) -> dict:
         return {k: statistics.median(r[key] for r in v) if all(r.get(key) for r in v) else None
                 for k, v in runs.items()}
     fps, latency, cpu = median("median_fps"), median("median_latency_ms"), median("median_cpu_ms_per_frame")
+    mask_ms = median("median_mask_ms")["with"]
     result = dict(runs["with"][-1])
     for key in ("median_fps", "median_latency_ms", "p90_latency_ms", "frames", "camera_frames_dropped",
-                "median_cpu_ms_per_frame"):
+                "median_cpu_ms_per_frame", "median_mask_ms"):
         result.pop(key, None)
     return {**result, "mask": mask.mode, "repeats": repeats,
             "median_fps_without_mask": round(fps["without"], 2), "median_fps_with_mask": round(fps["with"], 2),
@@ -94,6 +99,8 @@ def with_and_without_mask(measure_one, mask: MaskOptions, repeats: int) -> dict:
             "mask_cost_percent_of_fps": round(100 * (1 - fps["with"] / fps["without"]), 1) if fps["without"] else None,
             "median_cpu_ms_per_frame_without_mask": cpu["without"], "median_cpu_ms_per_frame_with_mask": cpu["with"],
             "mask_cost_percent_of_cpu": round(100 * (1 - cpu["without"] / cpu["with"]), 1) if cpu["with"] else None,
+            "median_mask_ms": mask_ms,
+            "mask_share_of_frame_time_percent": round(mask_ms * fps["with"] / 10, 1) if mask_ms and fps["with"] else None,
             "runs_fps": {k: [r["median_fps"] for r in v] for k, v in runs.items()}}
 
 
