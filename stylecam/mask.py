@@ -26,6 +26,8 @@ GENERAL, LANDSCAPE = "selfie_segmentation.onnx", "selfie_segmentation_landscape.
 INSTALL_HINT = "pip install onnxruntime"
 REINSTALL_HINT = "reinstall stylecam (pip install --force-reinstall stylecam), or rebuild the file with " \
                  "scripts/convert_selfie_segmentation.py (docs/masks.md)"
+OWN_MODEL_HINT = "--mask-model takes an ONNX graph from an N×H×W×3 RGB image in [0, 1] to an N×H×W×1 " \
+                 "probability (docs/masks.md)"
 # The model's probability -> the person's weight: a ramp, so that the inside of the person is
 # exactly 1 (the photo stays the photo there) and the soft edge is a few pixels wide.
 RAMP = (0.25, 0.75)
@@ -78,13 +80,14 @@ def next_mode(mode: str | None) -> str | None:
 class Segmenter:
     """One ONNX graph: a BGR frame of any size -> the person's probability at the graph's size."""
 
-    def __init__(self, path: Path):
+    def __init__(self, path: Path, fix: str = REINSTALL_HINT):
+        """fix: what the user can do when the file is missing or damaged."""
         try:
             import onnxruntime as ort
         except ImportError:
             raise UserError(f"--mask needs ONNX Runtime: {INSTALL_HINT}") from None
         if not path.is_file():
-            raise UserError(f"the person-mask model {path} is missing; {REINSTALL_HINT}")
+            raise UserError(f"the person-mask model {path} is missing; {fix}")
         opts = ort.SessionOptions()
         opts.log_severity_level = 3
         # no busy-waiting between runs: the stylizer runs right after on the same cores
@@ -93,11 +96,11 @@ class Segmenter:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as e:                         # onnxruntime's own exception types
             raise UserError(f"the person-mask model {path} is damaged ({str(e).splitlines()[0][:120]}); "
-                            f"{REINSTALL_HINT}") from None
+                            f"{fix}") from None
         [inp], [out] = self.session.get_inputs(), self.session.get_outputs()
         shape = inp.shape
         if len(shape) != 4 or shape[3] != 3 or not all(isinstance(s, int) for s in shape[1:3]):
-            raise UserError(f"the person-mask model {path} takes {shape}, not an N×H×W×3 image; {REINSTALL_HINT}")
+            raise UserError(f"the person-mask model {path} takes {shape}, not an N×H×W×3 image; {fix}")
         self.input, self.output = inp.name, out.name
         self.size = (shape[2], shape[1])                 # (width, height)
 
@@ -120,16 +123,17 @@ class Segmenters:
         return (self.model,) if self.model else (GENERAL, LANDSCAPE)
 
     def for_frame(self, w: int, h: int) -> Segmenter:
-        name = self.model or (LANDSCAPE if w > h else GENERAL)
-        if name not in self.loaded:
-            self.loaded[name] = Segmenter(Path(name) if self.model else asset_path(name))
-        return self.loaded[name]
+        return self._get(self.model or (LANDSCAPE if w > h else GENERAL))
 
     def check(self) -> None:
         """Load every graph now (a command fails before its network loads, not on the first frame)."""
         for name in self.names():
-            if name not in self.loaded:
-                self.loaded[name] = Segmenter(Path(name) if self.model else asset_path(name))
+            self._get(name)
+
+    def _get(self, name: str) -> Segmenter:
+        if name not in self.loaded:
+            self.loaded[name] = Segmenter(Path(name), OWN_MODEL_HINT) if self.model else Segmenter(asset_path(name))
+        return self.loaded[name]
 
 
 def person_weight(prob: np.ndarray, out_size: tuple[int, int], feather: float) -> np.ndarray:

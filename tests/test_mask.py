@@ -185,14 +185,20 @@ def test_an_unknown_mask_is_a_usage_error(portrait, tmp_path, capsys):
     assert err.count("\n") == 1 and "invalid choice: 'face'" in err
 
 
-@pytest.mark.parametrize("content,says", [(None, "is missing"), (b"not a model at all", "is damaged")])
-def test_a_missing_or_damaged_model_is_one_line_with_the_fix(portrait, tmp_path, capsys, content, says):
-    model = tmp_path / "mask.onnx"
-    if content is not None:
-        model.write_bytes(content)
-    assert _image(portrait, tmp_path, "--mask", "person", "--mask-model", str(model)) == 2
+def test_a_missing_model_is_one_line_with_the_fix(portrait, tmp_path, capsys):
+    assert _image(portrait, tmp_path, "--mask", "person", "--mask-model", str(tmp_path / "mask.onnx")) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1 and says in err and "reinstall stylecam" in err
+    assert err.count("\n") == 1 and "mask.onnx is missing; --mask-model takes an ONNX graph" in err
+    assert not (tmp_path / "out.png").exists()
+
+
+def test_a_damaged_shipped_model_is_one_line_with_the_fix(portrait, tmp_path, capsys, monkeypatch):
+    (tmp_path / "selfie_segmentation.onnx").write_bytes(b"\x08\x07 not a model at all")
+    monkeypatch.setenv("STYLECAM_ASSETS", str(tmp_path))       # found before the shipped file
+    assert _image(portrait, tmp_path, "--mask", "person") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "selfie_segmentation.onnx is damaged (" in err
+    assert "reinstall stylecam (pip install --force-reinstall stylecam)" in err
     assert not (tmp_path / "out.png").exists()
 
 
