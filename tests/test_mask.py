@@ -85,6 +85,21 @@ def test_the_running_mask_is_an_exponential_moving_average():
     assert Masker(MaskOptions("person", momentum=0.75)).momentum == 0        # a still image: no history
 
 
+def test_the_running_mask_holds_the_edge_still_on_a_noisy_camera():
+    rng = np.random.default_rng(0)
+    still = person(0, 96, 128)
+    frames = [np.clip(still + rng.normal(0, 6, still.shape), 0, 255).astype(np.uint8) for _ in range(10)]
+    change = {}
+    for momentum in (0.0, 0.6):
+        masker = Masker(MaskOptions("background", momentum=momentum), temporal=True)
+        weights = []
+        for f in frames:
+            masker.apply(f, f, "background")
+            weights.append(masker.person)
+        change[momentum] = np.abs(np.diff(np.array(weights[3:]), axis=0)).mean()
+    assert change[0.6] < 0.5 * change[0.0]             # the edge boils less than half as much
+
+
 def test_the_key_cycles_off_background_person():
     s = K.LiveState()
     seen = []
