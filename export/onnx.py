@@ -53,10 +53,10 @@ def parse(argv: list[str] | None) -> ExportOptions:
 def run(opts: ExportOptions) -> int:
     from stylecam.convert import style2onnx, torch2onnx
     from stylecam.graphs import OPSET
-    from stylecam.networks import choose_model, load_network
+    from stylecam.networks import choose_model, graph_stem, load_network
     from stylecam.safeio import atomic_output, check_input_file, check_output_file
     chosen = choose_model(opts.runtime)
-    out = opts.out or Path("stylecam.onnx" if chosen.kind == "full" else "stylecam-lite.onnx")
+    out = opts.out or Path(f"{graph_stem(chosen.kind)}.onnx")
     if out.suffix != ".onnx":
         raise UserError(f"-o {out}: give a file name ending in .onnx")
     check_output_file(out, [], opts.overwrite)
@@ -88,9 +88,10 @@ def _check(model, onnx_path: Path, image: Path) -> None:
 
     from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
     from stylecam.backends.torch_backend import TorchBackend
-    from stylecam.images import read_image
-    bgr = cv2.cvtColor(read_image(image), cv2.COLOR_RGB2BGR)
-    mean, std = model.style_stats(torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1)[None].float() / 255)
+    from stylecam.images import read_image, to_tensor
+    rgb = read_image(image)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    mean, std = model.style_stats(to_tensor(rgb))
     ours = OnnxRuntimeBackend(onnx_path).stylize(bgr, mean[0], std[0])
     ref = TorchBackend(model, torch.device("cpu")).stylize(bgr, mean[0], std[0])
     d = np.abs(ours.astype(np.int16) - ref.astype(np.int16))

@@ -10,7 +10,6 @@ at any output size. Everything here is per frame: the commands own the frames.
 """
 from __future__ import annotations
 
-import argparse
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,7 +33,7 @@ RAMP = (0.25, 0.75)
 SNAP = 0.02
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MaskOptions:
     mode: str | None = None     # what is stylized: 'person' or 'background'; None: the whole frame
     feather: float = 2.0        # px at the output size: the Gaussian sigma of the edge (0: the model's own)
@@ -48,27 +47,6 @@ class MaskOptions:
             raise UserError(f"--mask-feather {self.feather:g}: must be 0 to 100 pixels")
         if not 0 <= self.momentum < 1:
             raise UserError(f"--mask-momentum {self.momentum:g}: must be in [0, 1)")
-
-
-def add_mask_arguments(g: argparse._ActionsContainer, temporal: bool) -> None:
-    """--mask, --mask-feather, --mask-model, and (temporal: video and live) --mask-momentum."""
-    from .options import number
-    d = MaskOptions()
-    g.add_argument("--mask", choices=MODES, help="stylize only the background (the person stays as in the photo) "
-                                                 "or only the person (default: the whole frame)")
-    g.add_argument("--mask-feather", type=number(0, 100), default=d.feather, metavar="PX",
-                   help=f"soft edge of the mask: the blur's sigma in output pixels (default {d.feather:g}; 0: the model's own)")
-    if temporal:
-        g.add_argument("--mask-momentum", type=number(0, 1), default=d.momentum, metavar="M",
-                       help=f"share of the past in the running mask, so its edge does not boil "
-                            f"(default {d.momentum:g}; 0: each frame's own; below 1)")
-    g.add_argument("--mask-model", metavar="PATH",
-                   help="a person-segmentation ONNX graph (default: the shipped MediaPipe selfie models)")
-
-
-def mask_options(args: argparse.Namespace) -> MaskOptions:
-    return MaskOptions(args.mask, args.mask_feather, getattr(args, "mask_momentum", MaskOptions.momentum),
-                       args.mask_model)
 
 
 def next_mode(mode: str | None) -> str | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -39,7 +40,7 @@ class RuntimeOptions:
     onnx: str | None = None               # exported frame graph for --backend onnxruntime/tensorrt
     engine: str | None = None             # built TensorRT engine for --backend tensorrt
     compile: bool | None = None           # torch.compile; None: where measured faster (CUDA)
-    model: str = "auto"                   # full | lite | auto (stylecam.networks.choose_model)
+    model: str = "auto"                   # auto, a network kind or a weights file (stylecam.networks.choice)
     lite: str | None = None               # None: the shipped assets/lite.pt
 
 
@@ -105,6 +106,15 @@ def device_name(text: str) -> str:
     return text
 
 
+def model_name(text: str) -> str:
+    """--model: auto, a registered network kind, or a weights file (its kind is read from it when it loads)."""
+    from .networks import AUTO, names
+    if text == AUTO or text in names() or text.endswith(".pt") or "/" in text or os.path.exists(text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text}: not a network; choose {AUTO}, {', '.join(names())} "
+                                     f"or a weights file (.pt)")
+
+
 def backend_names(text: str) -> tuple[str, ...]:
     """bench: the backends to time (``auto`` is not one: it picks one of these)."""
     from .backends import NAMES
@@ -137,15 +147,17 @@ def add_style_arguments(p: argparse.ArgumentParser, default: str, color_transfer
 
 
 def add_model_arguments(g) -> None:
-    """--model and the weights of each network: a file given for one network only picks that one
-    under auto (README, 'stylecam-lite')."""
-    g.add_argument("--model", default="auto", choices=["auto", "full", "lite"],
-                   help="the network: full (VGG-19 + decoder) or lite (the distilled student, far cheaper per "
-                        "frame); default auto: lite for live on the CPU, full otherwise (the choice is printed)")
+    """--model and, as aliases kept for scripts, the file options of the two shipped networks; a file
+    given for one network only picks that one under auto (docs/cli.md)."""
+    from .networks import names
+    g.add_argument("--model", default="auto", type=model_name, metavar="NAME|PATH",
+                   help=f"the network: {' or '.join(names())} (the distilled student, far cheaper per frame), "
+                        "or a weights file, which says which network it holds; default auto: lite for live "
+                        "on the CPU, full otherwise (the choice is printed)")
     g.add_argument("--decoder", metavar="PATH",
-                   help="the full network's decoder weights (default: the shipped assets/decoder.pt)")
+                   help="the full network's weights, as --model PATH (default: the shipped assets/decoder.pt)")
     g.add_argument("--lite", metavar="PATH",
-                   help="the lite network's file from python -m train.lite (default: the shipped assets/lite.pt)")
+                   help="the lite network's weights, as --model PATH (default: the shipped assets/lite.pt)")
 
 
 def add_runtime_arguments(p: argparse.ArgumentParser, several_backends: bool = False) -> None:
@@ -168,8 +180,51 @@ def add_runtime_arguments(p: argparse.ArgumentParser, several_backends: bool = F
     g.add_argument("--engine", metavar="PATH",
                    help="TensorRT engine from `python -m export.trt` (default: built once into the user cache)")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile the network (torch backend; default: on with CUDA, 3x faster at 720p "
-                        "after a compile of seconds per frame size; off on the CPU, 1.1x after a 35 s compile)")
+                   help="torch.compile the network (torch backend; default: on with CUDA, where it is several times "
+                        "faster after a compile of seconds per frame size; off on the CPU, where it gains little "
+                        "after a long first compile)")
+
+
+def add_smooth_arguments(g) -> None:
+    """--smooth, --smooth-momentum, --flow-weight: the same switch in every command."""
+    from .temporal.smoothing import MODES, SmoothOptions
+    d = SmoothOptions()
+    g.add_argument("--smooth", default=d.mode, choices=MODES,
+                   help="flicker reduction: off (default), stats, flow, both or features (any backend)")
+    g.add_argument("--smooth-momentum", type=float, default=d.stats_momentum,
+                   help=f"--smooth stats/both: share of the past in the running μ, σ (default {d.stats_momentum})")
+    g.add_argument("--flow-weight", type=float, default=d.flow_weight,
+                   help=f"--smooth flow/both/features: share of the warped past (default {d.flow_weight})")
+
+
+def smooth_options(args: argparse.Namespace):
+    """The SmoothOptions of --smooth, --smooth-momentum, --flow-weight (checked by SmoothOptions)."""
+    from .temporal.smoothing import SmoothOptions
+    return SmoothOptions(mode=args.smooth, stats_momentum=args.smooth_momentum, flow_weight=args.flow_weight)
+
+
+def add_mask_arguments(g, temporal: bool) -> None:
+    """--mask, --mask-feather, --mask-model, and (temporal: video and live) --mask-momentum."""
+    from .mask import MODES, MaskOptions
+    d = MaskOptions()
+    g.add_argument("--mask", choices=MODES, help="stylize only the background (the person stays as in the photo) "
+                                                 "or only the person (default: the whole frame)")
+    g.add_argument("--mask-feather", type=number(0, 100), default=d.feather, metavar="PX",
+                   help=f"soft edge of the mask: the blur's sigma in output pixels (default {d.feather:g}; "
+                        "0: the model's own)")
+    if temporal:
+        g.add_argument("--mask-momentum", type=number(0, 1), default=d.momentum, metavar="M",
+                       help=f"share of the past in the running mask, so its edge does not boil "
+                            f"(default {d.momentum:g}; 0: each frame's own; below 1)")
+    g.add_argument("--mask-model", metavar="PATH",
+                   help="a person-segmentation ONNX graph (default: the shipped MediaPipe selfie models)")
+
+
+def mask_options(args: argparse.Namespace):
+    """The MaskOptions of --mask, --mask-feather, --mask-momentum, --mask-model (checked by MaskOptions)."""
+    from .mask import MaskOptions
+    momentum = getattr(args, "mask_momentum", MaskOptions().momentum)
+    return MaskOptions(mode=args.mask, feather=args.mask_feather, momentum=momentum, model=args.mask_model)
 
 
 def style_options(args: argparse.Namespace, default: tuple[str, ...] = ()) -> StyleOptions:

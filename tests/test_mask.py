@@ -55,7 +55,7 @@ def test_the_model_finds_the_astronaut_and_no_one_in_an_empty_room():
 def test_composite_keeps_the_photo_exactly_where_it_should(mode):
     photo = person(0, 192, 256)
     stylized = 255 - photo
-    masker = Masker(MaskOptions(mode))
+    masker = Masker(MaskOptions(mode=mode))
     out = masker.apply(photo, stylized, mode)
     inside, outside = masker.person >= 1, masker.person <= 0
     assert inside.mean() > 0.3 and outside.mean() > 0.2
@@ -69,20 +69,20 @@ def test_composite_keeps_the_photo_exactly_where_it_should(mode):
 def test_an_empty_frame_gives_the_photo_or_the_full_stylization():
     room = moving_pattern(3, 96, 128)
     stylized = 255 - room
-    assert np.array_equal(Masker(MaskOptions("person")).apply(room, stylized, "person"), room)
-    assert np.array_equal(Masker(MaskOptions("background")).apply(room, stylized, "background"), stylized)
+    assert np.array_equal(Masker(MaskOptions(mode="person")).apply(room, stylized, "person"), room)
+    assert np.array_equal(Masker(MaskOptions(mode="background")).apply(room, stylized, "background"), stylized)
     assert np.array_equal(composite(room, stylized, np.ones((96, 128), np.float32), "person"), stylized)
 
 
 def test_the_running_mask_is_an_exponential_moving_average():
     photo, room = person(0, 96, 128), moving_pattern(0, 96, 128)
-    masker = Masker(MaskOptions("person", momentum=0.75), temporal=True)
+    masker = Masker(MaskOptions(mode="person", momentum=0.75), temporal=True)
     first = masker.probability(photo)
     second = masker.probability(room)                     # the person left: the mask fades, it does not jump
     np.testing.assert_allclose(second, 0.75 * first + 0.25 * Segmenters().for_frame(128, 96)(room), atol=1e-6)
     masker.reset()
     assert masker.probability(room).max() < 0.1
-    assert Masker(MaskOptions("person", momentum=0.75)).momentum == 0        # a still image: no history
+    assert Masker(MaskOptions(mode="person", momentum=0.75)).momentum == 0        # a still image: no history
 
 
 def test_the_running_mask_holds_the_edge_still_on_a_noisy_camera():
@@ -91,7 +91,7 @@ def test_the_running_mask_holds_the_edge_still_on_a_noisy_camera():
     frames = [np.clip(still + rng.normal(0, 6, still.shape), 0, 255).astype(np.uint8) for _ in range(10)]
     change = {}
     for momentum in (0.0, 0.6):
-        masker = Masker(MaskOptions("background", momentum=momentum), temporal=True)
+        masker = Masker(MaskOptions(mode="background", momentum=momentum), temporal=True)
         weights = []
         for f in frames:
             masker.apply(f, f, "background")
@@ -138,7 +138,7 @@ def test_image_background_keeps_the_face_and_paints_the_room(portrait, style_ima
                      "--backend", "torch", "--size", "0", "--mask-feather", "1", "-o", str(out), "--mask", mode]) == 0
         outs[mode] = cv2.imread(str(out)).astype(int)
     photo = cv2.imread(str(portrait)).astype(int)
-    masker = Masker(MaskOptions("background", feather=1))
+    masker = Masker(MaskOptions(mode="background", feather=1))
     masker.apply(photo.astype(np.uint8), photo.astype(np.uint8), "background")
     inside, outside = masker.person >= 1, masker.person <= 0
     assert masker.person[_face(48, 64)].min() == 1 and inside.mean() > 0.2 and outside.mean() > 0.2
@@ -171,7 +171,7 @@ def test_live_key_cycles_the_mask_and_the_hud_says_which(tmp_path, style_image, 
                        keys=((3, "g"), (6, "g")), out_dir=tmp_path, smooth=SmoothOptions(),
                        style=StyleOptions((str(style_image),), None, 1.0, None),
                        runtime=RuntimeOptions(str(lively_decoder), "torch", "cpu", "fp32"),
-                       mask=MaskOptions(None, feather=1, momentum=0.5))
+                       mask=MaskOptions(feather=1, momentum=0.5))
     seen = []
 
     def check(loop):
@@ -241,7 +241,7 @@ def test_bad_mask_numbers_are_usage_errors(portrait, tmp_path, capsys):
     err = capsys.readouterr().err
     assert "--mask-feather: -1: must be at least 0" in err and "--mask-momentum 1: must be in [0, 1)" in err
     with pytest.raises(UserError):
-        MaskOptions("face")
+        MaskOptions(mode="face")
 
 
 def test_the_bench_alternates_with_and_without_the_mask():
@@ -252,7 +252,7 @@ def test_the_bench_alternates_with_and_without_the_mask():
         return {"median_fps": 10.0 if mask.mode is None else 9.0, "median_latency_ms": 50.0, "size": 480,
                 "median_cpu_ms_per_frame": 90.0 if mask.mode is None else 100.0,
                 "median_mask_ms": None if mask.mode is None else 10.0}
-    result = with_and_without_mask(measure_one, MaskOptions("background"), 3)
+    result = with_and_without_mask(measure_one, MaskOptions(mode="background"), 3)
     assert calls == [None, "background"] * 3
     assert result["median_fps_with_mask"] == 9.0 and result["mask_cost_percent_of_fps"] == 10.0
     assert result["mask_cost_percent_of_cpu"] == 10.0 and "median_fps" not in result

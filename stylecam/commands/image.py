@@ -15,9 +15,9 @@ from ..backends import keep_content_colors
 from ..errors import UserError
 from ..images import IMAGE_EXTS, check_pixels, decode_image, list_images, read_image, resize_longer, scaled_size, \
     to_tensor, write_image
-from ..mask import MaskOptions, Masker, add_mask_arguments, mask_options
-from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
-                       longer_side, runtime_options, style_options)
+from ..mask import MaskOptions, Masker
+from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_mask_arguments, add_runtime_arguments,
+                       add_style_arguments, longer_side, mask_options, runtime_options, style_options)
 from ..safeio import check_input_file, check_output_file, next_free, safe_name
 from ..session import open_session
 
@@ -45,7 +45,7 @@ stylizes only the background or only the person (docs/masks.md).
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageOptions:
     inputs: tuple[Path, ...]
     folder_input: bool
@@ -89,8 +89,10 @@ def parse(args) -> ImageOptions:
     if out is not None and not out_is_dir and not out.suffix:
         raise UserError(f"-o {args.out}: no file extension; give an image name like {args.out}.png, "
                         f"or end a folder's name with /")
-    return ImageOptions(inputs, src.is_dir(), out, out_is_dir, args.size, args.overwrite, args.skip_existing,
-                        style_options(args, (DEFAULT_STYLE,)), runtime_options(args), mask_options(args))
+    return ImageOptions(inputs=inputs, folder_input=src.is_dir(), out=out, out_is_dir=out_is_dir, size=args.size,
+                        overwrite=args.overwrite, skip_existing=args.skip_existing,
+                        style=style_options(args, (DEFAULT_STYLE,)), runtime=runtime_options(args),
+                        mask=mask_options(args))
 
 
 def run(args) -> int:
@@ -121,8 +123,7 @@ def run(args) -> int:
                 loaded.clear()
                 loaded[src] = _load(src, opts.size)
             rgb = loaded[src]
-            out = _stylize(session, rgb, style, opts.style, masker)
-            write_image(dst, out, opts.overwrite)
+            write_image(dst, _stylize(session, rgb, style, opts.style, masker), opts.overwrite, bgr=True)
         except UserError as e:
             if not batch:
                 raise
@@ -146,6 +147,7 @@ def _load(src: Path, size: int) -> np.ndarray:
 
 
 def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions, masker: Masker) -> np.ndarray:
+    """The picture (H×W×3 RGB) stylized, in the backend's order (BGR): written as it comes."""
     mean, std = style.mean, style.std
     if opts.preserve_color == "coral":
         mean, std = _coral_stats(session, style, rgb)
@@ -153,8 +155,7 @@ def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions, masker: Masker
     out = session.backend.stylize(bgr, mean, std, opts.alpha)
     if opts.preserve_color == "luminance":
         out = keep_content_colors(out, bgr)
-    out = masker.apply(bgr, out, masker.opts.mode)
-    return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
+    return masker.apply(bgr, out, masker.opts.mode)
 
 
 def _jobs(opts: ImageOptions, styles) -> list[tuple[Path, object, Path]]:

@@ -28,9 +28,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..entry import entry_point
-from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, listed, longer_side, number, parser,
-                       runtime_options)
-from ..temporal.smoothing import SmoothOptions, add_smooth_arguments, smooth_options
+from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, add_smooth_arguments, listed,
+                       longer_side, number, parser, runtime_options, smooth_options)
+from ..temporal.smoothing import SmoothOptions
 from ..commands.bench import cpu_model
 from ..mask import MODES, MaskOptions
 from .loop import LiveOptions, run_live
@@ -45,8 +45,10 @@ WARMUP = 3     # first frames: allocation and thread start-up, not the steady st
 
 def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOptions,
             smooth: SmoothOptions, fast_file: bool = False, mask: MaskOptions = MaskOptions()) -> dict:
-    opts = LiveOptions(camera, None, False, size, False, frames + WARMUP, (), Path(tempfile.gettempdir()),
-                       smooth, StyleOptions((style,), None, 1.0, None), runtime, fast_file, mask)
+    opts = LiveOptions(camera=camera, camera_size=None, once=False, size=size, window=False,
+                       max_frames=frames + WARMUP, keys=(), out_dir=Path(tempfile.gettempdir()), smooth=smooth,
+                       style=StyleOptions((style,), None, 1.0, None), runtime=runtime, fast_file=fast_file,
+                       mask=mask)
     shape = {}
     cpu = []              # the process's CPU time at each shown frame: steadier than wall time on a busy machine
     mask_s = []           # the mask's own time per frame (stylecam.mask.Masker.seconds)
@@ -105,14 +107,15 @@ def with_and_without_mask(measure_one, mask: MaskOptions, repeats: int) -> dict:
 
 
 def _random_weights(runtime: RuntimeOptions, folder: Path) -> RuntimeOptions:
-    """Random files for both networks; both given, so --model auto chooses as without them."""
-    from ..lite import LiteStyleTransfer
-    from ..loading import save_decoder, save_lite
-    from ..model import Decoder, Encoder
+    """Random files for every network with a file option; all given, so --model auto chooses as without
+    them."""
+    from .. import networks
+    from ..model import Encoder
     note = {"note": "random, for timing only"}
-    decoder = save_decoder(Decoder(), folder / "random.pt", note)
-    lite = save_lite(LiteStyleTransfer(Encoder()), folder / "random-lite.pt", note)   # the VGG is not saved
-    return replace(runtime, decoder=str(decoder), lite=str(lite))
+    files = {kind.option: str(networks.save(networks.random_network(kind, Encoder()),    # the VGG is not saved
+                                            folder / f"random-{kind.name}.pt", note))
+             for kind in networks.kinds() if kind.option}
+    return replace(runtime, **files)
 
 
 @entry_point("stylecam.live.bench")
@@ -144,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             return measure(args.camera, args.style, size, args.frames, runtime, smooth_options(args), args.fast_file,
                            mask)
         if args.mask:
-            mask = MaskOptions(args.mask)
+            mask = MaskOptions(mode=args.mask)
             results = [with_and_without_mask(lambda m, size=size: one(size, m), mask, args.repeats)
                        for size in args.size]
         else:

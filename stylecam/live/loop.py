@@ -21,6 +21,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .. import networks
 from ..adain import blend_stats
 from ..backends import keep_content_colors
 from ..errors import UserError
@@ -42,7 +43,7 @@ PROGRESS_EVERY_S = 2.0   # headless progress lines on stderr
 PAUSED_TICK_S = 1 / 30   # loop rate while paused (no new frames to wait for)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LiveOptions:
     camera: str                               # device index, video file or URL
     camera_size: tuple[int, int] | None       # requested capture size (cameras only)
@@ -89,7 +90,7 @@ class LiveLoop:
         backend only). on_frame: called after each shown frame (tests and benchmarks look at the loop there).
         segmenters: the person-mask models, loaded already (None: loaded when the g key first asks)."""
         self.opts = opts
-        self.models = models or ModelSlots(backend)
+        self.models = models or ModelSlots(backend, networks.default_kind().name)
         self.model = self.models.first_kind      # the network on screen
         self.backend = backend
         self.smoother = TemporalSmoother(backend, opts.smooth)
@@ -98,7 +99,7 @@ class LiveLoop:
         self.window = window
         self.on_frame = on_frame
         self.state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
-                                 model=self.model, mask=opts.mask.mode)
+                                 model=self.model, networks=networks.names(), mask=opts.mask.mode)
         self.masker = Masker(opts.mask, temporal=True, segmenters=segmenters)
         self.active = slots.wait(0)             # the style on screen; kept while another loads or fails
         self.active_index = 0
