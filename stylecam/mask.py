@@ -20,7 +20,9 @@ import numpy as np
 from .errors import UserError
 from .paths import asset_path
 
-MODES = ("background", "person")     # what is stylized; the key cycles off -> these, in this order
+# what is stylized -> its weight from the person's weight; the key cycles off -> these, in this order
+STYLED = {"background": lambda person: 1 - person, "person": lambda person: person}
+MODES = tuple(STYLED)
 GENERAL, LANDSCAPE = "selfie_segmentation.onnx", "selfie_segmentation_landscape.onnx"
 INSTALL_HINT = "pip install onnxruntime"
 REINSTALL_HINT = "reinstall stylecam (pip install --force-reinstall stylecam), or rebuild the file with " \
@@ -129,7 +131,7 @@ def person_weight(prob: np.ndarray, out_size: tuple[int, int], feather: float) -
 
 def composite(photo: np.ndarray, stylized: np.ndarray, person: np.ndarray, mode: str) -> np.ndarray:
     """(H, W, 3) uint8 each, ``person`` (H, W) in [0, 1] -> the stylized frame on the ``mode`` part only."""
-    styled = person if mode == "person" else 1 - person
+    styled = STYLED[mode](person)
     if not styled.any():                  # nobody in the frame (person) / a frame of person (background)
         return photo.copy()
     if (styled >= 1).all():
