@@ -210,6 +210,30 @@ def smooth_options(args: argparse.Namespace):
     return SmoothOptions(mode=args.smooth, stats_momentum=args.smooth_momentum, flow_weight=args.flow_weight)
 
 
+def add_mask_arguments(g, temporal: bool) -> None:
+    """--mask, --mask-feather, --mask-model, and (temporal: video and live) --mask-momentum."""
+    from .mask import MODES, MaskOptions
+    d = MaskOptions()
+    g.add_argument("--mask", choices=MODES, help="stylize only the background (the person stays as in the photo) "
+                                                 "or only the person (default: the whole frame)")
+    g.add_argument("--mask-feather", type=number(0, 100), default=d.feather, metavar="PX",
+                   help=f"soft edge of the mask: the blur's sigma in output pixels (default {d.feather:g}; "
+                        "0: the model's own)")
+    if temporal:
+        g.add_argument("--mask-momentum", type=number(0, 1), default=d.momentum, metavar="M",
+                       help=f"share of the past in the running mask, so its edge does not boil "
+                            f"(default {d.momentum:g}; 0: each frame's own; below 1)")
+    g.add_argument("--mask-model", metavar="PATH",
+                   help="a person-segmentation ONNX graph (default: the shipped MediaPipe selfie models)")
+
+
+def mask_options(args: argparse.Namespace):
+    """The MaskOptions of --mask, --mask-feather, --mask-momentum, --mask-model (checked by MaskOptions)."""
+    from .mask import MaskOptions
+    momentum = getattr(args, "mask_momentum", MaskOptions().momentum)
+    return MaskOptions(mode=args.mask, feather=args.mask_feather, momentum=momentum, model=args.mask_model)
+
+
 def style_options(args: argparse.Namespace, default: tuple[str, ...] = ()) -> StyleOptions:
     """default: the styles used without -s."""
     preserve = getattr(args, "color_transfer", None) or ("luminance" if args.preserve_color else None)

@@ -36,6 +36,9 @@ ENTRIES = {   # module (python -m) or script -> the program name its usage line 
     "scripts/video_check.py": "python scripts/video_check.py",
     "scripts/gpu_data.py": "python scripts/gpu_data.py",
     "scripts/alpha_sweep.py": "python scripts/alpha_sweep.py",
+    "scripts/convert_selfie_segmentation.py": "python scripts/convert_selfie_segmentation.py",
+    "scripts/astronaut_clip.py": "python scripts/astronaut_clip.py",
+    "scripts/mask_picture.py": "python scripts/mask_picture.py",
 }
 
 

@@ -26,6 +26,7 @@ from ..adain import blend_stats
 from ..backends import keep_content_colors
 from ..errors import UserError
 from ..images import check_pixels, resize_longer, scaled_size
+from ..mask import MaskOptions, Masker, Segmenters
 from ..options import RuntimeOptions, StyleOptions
 from ..session import open_session
 from ..temporal.smoothing import SmoothOptions, TemporalSmoother
@@ -56,6 +57,7 @@ class LiveOptions:
     style: StyleOptions
     runtime: RuntimeOptions
     fast_file: bool = False                   # a file is read on demand, not at its own rate (benchmarks)
+    mask: MaskOptions = MaskOptions()         # the person mask at the start (the g key cycles it)
 
 
 @dataclass
@@ -82,9 +84,11 @@ class LiveSummary:
 
 class LiveLoop:
     def __init__(self, opts: LiveOptions, backend, slots: StyleSlots, capture: Capture, window=None,
-                 on_frame: Callable[["LiveLoop"], None] | None = None, models: ModelSlots | None = None):
+                 on_frame: Callable[["LiveLoop"], None] | None = None, models: ModelSlots | None = None,
+                 segmenters: Segmenters | None = None):
         """backend: the one to start with; models: it and the other network's, for the l key (None: this
-        backend only). on_frame: called after each shown frame (tests and benchmarks look at the loop there)."""
+        backend only). on_frame: called after each shown frame (tests and benchmarks look at the loop there).
+        segmenters: the person-mask models, loaded already (None: loaded when the g key first asks)."""
         self.opts = opts
         self.models = models or ModelSlots(backend, networks.default_kind().name)
         self.model = self.models.first_kind      # the network on screen
@@ -95,7 +99,8 @@ class LiveLoop:
         self.window = window
         self.on_frame = on_frame
         self.state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
-                                 model=self.model, networks=networks.names())
+                                 model=self.model, networks=networks.names(), mask=opts.mask.mode)
+        self.masker = Masker(opts.mask, temporal=True, segmenters=segmenters)
         self.active = slots.wait(0)             # the style on screen; kept while another loads or fails
         self.active_index = 0
         self.frame: Frame | None = None          # the camera frame on screen, and what was made of it:
@@ -145,9 +150,10 @@ class LiveLoop:
             self._network()
             label, mean, std = self._styles()
             render_as = (label, self.state.alpha, self.state.keep_colors, self.state.split, self.state.mirror,
-                         self.model)
+                         self.model, self.state.mask)
             if render_as != rendered_as:
                 self.smoother.reset()                  # no blending of the old look into the new one
+                self.masker.reset()
             if fresh or render_as != rendered_as:      # while paused, re-render only on a change
                 view, rendered_as = self._render(frame.image, mean, std), render_as
             self.frame, self.view, self.style_label = frame, view, label
@@ -264,8 +270,18 @@ class LiveLoop:
         out = self.smoother.process(small, mean, std, self.state.alpha)   # = backend.stylize when --smooth off
         if self.state.keep_colors:
             out = keep_content_colors(out, small)
+        out = self._masked(small, out)
         self.processed_size = (out.shape[1], out.shape[0])
         return split_view(small, out) if self.state.split else out
+
+    def _masked(self, small: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """The person mask the g key asked for; if its model cannot load, say why once and turn it off."""
+        try:
+            return self.masker.apply(small, out, self.state.mask)
+        except UserError as e:
+            self._say(f"no person mask: {e}")
+            self.state = dataclasses.replace(self.state, mask=None)
+            return out
 
     def _show(self, view: np.ndarray, shown_at: float, label: str) -> None:
         """Feed the outputs; draw the overlays on a display copy for the window and screenshots."""
@@ -293,6 +309,8 @@ class LiveLoop:
                          (self.state.paused, "PAUSED")):
             if on:
                 flags.append(name)
+        if self.state.mask:
+            flags.append(f"mask: {self.state.mask} stylized")
         model = self.model + (f" (loading {self.state.model}...)" if self.state.model != self.model else "")
         return HudInfo(self._style_label(label), self.state.alpha, self.backend.describe(), fps, latency,
                        tuple(flags), self._message if self._message_shown() else None, model)
@@ -349,6 +367,9 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
         print(info.describe(), file=sys.stderr)
         if info.width and info.height:
             check_pixels(*scaled_size(info.width, info.height, opts.size), "the processing size")
+        segmenters = Segmenters(opts.mask.model)
+        if opts.mask.mode:
+            segmenters.check()                         # a missing or damaged mask model: before the network loads
         window = Window() if opts.window else None      # no display: fail before the model loads
         if window is not None:
             cleanup.callback(window.close)
@@ -361,7 +382,7 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
         slots = StyleSlots(session.library, opts.style, blended)
         cleanup.callback(slots.close)
         loop = LiveLoop(opts, session.backend, slots, Capture(cap, info, not opts.once, opts.fast_file), window,
-                        on_frame, models)
+                        on_frame, models, segmenters)
         loop.capture.start()
         cleanup.callback(loop.capture.stop)
         cleanup.callback(lambda: print(f"stylecam: {loop.summary.describe()}", file=sys.stderr))
