@@ -16,16 +16,10 @@ from ..backends import keep_content_colors
 from ..errors import UserError
 from ..images import IMAGE_EXTS, check_pixels, decode_image, list_images, read_image, resize_longer, scaled_size, \
     to_tensor, write_image
-<<<<<<< HEAD
-from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
-                       longer_side, name, runtime_options, style_options)
-from ..safeio import WriteFailed, check_input_file, check_output_file, new_folder, next_free, safe_name
-=======
 from ..mask import MaskOptions, Masker
 from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_mask_arguments, add_runtime_arguments,
-                       add_style_arguments, longer_side, mask_options, runtime_options, style_options)
-from ..safeio import check_input_file, check_output_file, next_free, safe_name
->>>>>>> mask
+                       add_style_arguments, longer_side, mask_options, name, runtime_options, style_options)
+from ..safeio import WriteFailed, check_input_file, check_output_file, new_folder, next_free, safe_name
 from ..session import open_session
 
 HELP = "Stylize one image (or every image in a folder) with one or more styles."
@@ -129,10 +123,10 @@ def run(args) -> int:
     session = open_session(opts.runtime)
     styles = session.styles(opts.style)
     with contextlib.ExitStack() as folders:          # a folder made for outputs goes again if none was written
-        return _run_jobs(opts, session, styles, _jobs(opts, styles, folders), first, bool(args.style))
+        return _run_jobs(opts, session, styles, _jobs(opts, styles, folders), first, bool(args.style), masker)
 
 
-def _run_jobs(opts: ImageOptions, session, styles, jobs, first, style_given: bool) -> int:
+def _run_jobs(opts: ImageOptions, session, styles, jobs, first, style_given: bool, masker: Masker) -> int:
     batch = len(jobs) > 1
     default = "" if style_given else " (the default; choose another with -s)"
     loaded = {opts.inputs[0]: first} if first is not None else {}     # the current input (jobs go input by input)

@@ -7,13 +7,9 @@ from pathlib import Path
 from ..errors import UserError
 from ..live.keys import parse_script
 from ..live.loop import LiveOptions, run_live
-<<<<<<< HEAD
-from ..options import (add_runtime_arguments, add_smooth_arguments, add_style_arguments, frame_size, longer_side,
-                       name, number, runtime_options, smooth_options, style_options)
-=======
 from ..options import (add_mask_arguments, add_runtime_arguments, add_smooth_arguments, add_style_arguments,
-                       frame_size, longer_side, mask_options, number, runtime_options, smooth_options, style_options)
->>>>>>> mask
+                       frame_size, longer_side, mask_options, name, number, runtime_options, smooth_options,
+                       style_options)
 
 HELP = ("Stylize a camera (or a video file or stream URL) in real time in a window, with hotkeys to "
         "switch styles, change strength, record, take screenshots and feed a virtual camera.")
@@ -54,14 +50,9 @@ def add_arguments(p):
     run.add_argument("--no-window", action="store_true", help="no window (headless: tests, CI, recording)")
     run.add_argument("--max-frames", type=number(1, integer=True), metavar="N", help="stop after N shown frames")
     run.add_argument("--keys", default="", metavar="SCRIPT",
-<<<<<<< HEAD
                      help='keys pressed at given frames: KEY@N after N frames are shown (r@0 records from '
                           'the first frame), e.g. "n@10,+@20,r@5,r@40" '
-                          "(names: n p left right 1-9 + - c b s m l f space k r v h q esc)")
-=======
-                     help='keys pressed at given frames, e.g. "n@10,+@20,r@5,r@40" '
                           "(names: n p left right 1-9 + - c b s m l g f space k r v h q esc)")
->>>>>>> mask
     add_smooth_arguments(run)
     run.add_argument("--out-dir", default=".", help="folder for screenshots and recordings (default: current)")
     add_mask_arguments(p.add_argument_group("mask"), temporal=True)
