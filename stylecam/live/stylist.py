@@ -44,10 +44,15 @@ class Stylist:
 
     def press(self, key: str) -> str | None:
         """One key (``keys.press``); returns the one-shot action for the caller, if any."""
-        self.state, action = K.press(self.state, key, len(self.slots))
-        if self.state.model != self.model:
-            self.models.request(self.state.model)
+        state, action = K.press(self.state, key, len(self.slots))
+        self.change(state)
         return action
+
+    def change(self, state: K.LiveState) -> None:
+        """A new state (a key, or the page's controls); a network asked for starts loading."""
+        self.state = state
+        if state.model != self.model:
+            self.models.request(state.model)
 
     def render(self, image: np.ndarray, again: bool = False) -> np.ndarray | None:
         """Camera frame (H, W, 3) BGR -> the clean view at the processing size, without overlays.

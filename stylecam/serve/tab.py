@@ -1,0 +1,161 @@
+"""One browser tab: its own styles and stylizing state, the newest camera frame, the frames sent back.
+
+Latency stays one frame: the page sends camera frames as they come (none while its
+socket still holds unsent data), and the tab keeps only the newest; the worker takes it
+when the previous one is done, so a slow backend drops frames instead of queueing them,
+and a slow network holds back the page's sends. Everything that touches the stylist runs
+on the server's one inference thread, so keys and frames never race.
+"""
+from __future__ import annotations
+
+import asyncio
+import io
+import json
+import time
+from concurrent.futures import Executor
+
+import cv2
+import numpy as np
+
+from ..errors import UserError
+from ..images import MAX_PIXELS, decode_image
+from ..live import keys as K
+from ..live.styleslots import StyleSlots
+from ..live.stylist import Stylist
+from . import protocol as P
+
+
+class Tab:
+    def __init__(self, ws, app):
+        self.ws, self.app = ws, app
+        opts = app.opts
+        self.slots = StyleSlots(app.session.library, opts.style, app.blended)
+        state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None)
+        self.stylist = Stylist(app.models, self.slots, state, opts.size, opts.smooth, self._say)
+        self._newest: tuple[int, bytes] | None = None
+        self._arrived = asyncio.Event()
+        self._messages: list[str] = []
+        self._sent_styles = 0             # how many style names the page has
+        self.frames = self.dropped = 0
+        self.render_ms = 0.0
+
+    async def serve(self) -> None:
+        await self._send_json(self.app.hello())
+        await self._send_hud()
+        worker = asyncio.create_task(self._work())
+        try:
+            async for message in self.ws:
+                try:
+                    await self._receive(message)
+                except P.ProtocolError as e:
+                    await self._send_json({"type": "error", "text": str(e)})
+        finally:
+            worker.cancel()
+            self.slots.close()
+
+    # -- from the page --------------------------------------------------------------------
+    async def _receive(self, message) -> None:
+        if isinstance(message, str):
+            await self._control(P.parse_text(message))
+            return
+        kind, key, payload = P.parse_binary(message)
+        if kind == P.FRAME:
+            if self._newest is not None:
+                self.dropped += 1            # never rendered: a newer frame came first
+            self._newest = (key, payload)
+            self._arrived.set()
+        else:
+            await self._upload(key, payload)
+
+    async def _control(self, obj: dict) -> None:
+        key = P.control_key(obj)
+        if key is not None:
+            await self._run(self.stylist.press, key)
+        if "set" in obj:
+            state = P.apply_settings(self.stylist.state, obj["set"], len(self.slots))
+            await self._run(self.stylist.change, state)
+        await self._send_hud()
+
+    async def _upload(self, name: str, data: bytes) -> None:
+        """A painting of the user's: checked as `stylecam image` checks a style image, then its
+        statistics computed in the background; the page chooses it once they are ready."""
+        limit = self.app.opts.max_upload
+        if not data:
+            raise P.ProtocolError(f"{name}: the file is empty")
+        if len(data) > limit:
+            raise P.ProtocolError(f"{name}: {len(data) / 1e6:.1f} MB; uploads are limited to {limit / 1e6:.0f} MB")
+        try:
+            await asyncio.to_thread(check_upload, data, name)
+        except UserError as e:
+            raise P.ProtocolError(str(e)) from None
+        index, done = await self._run(self.slots.add_bytes, data, name)
+        try:
+            await asyncio.wrap_future(done)
+        except Exception as e:
+            raise P.ProtocolError(f"{name}: {e}") from None
+        await self._send_json({"type": "style_added", "index": index, "name": name})
+
+    # -- to the page ------------------------------------------------------------------------
+    async def _work(self) -> None:
+        while True:
+            await self._arrived.wait()
+            self._arrived.clear()
+            frame_id, jpeg = self._newest
+            self._newest = None
+            try:
+                out = await self._run(self._render, jpeg)
+            except UserError as e:
+                await self._send_json({"type": "error", "text": str(e)})
+                continue
+            if out is not None:
+                await self.ws.send(P.frame_message(frame_id, out))
+                self.frames += 1
+            await self._send_hud()
+
+    def _render(self, jpeg: bytes) -> bytes | None:
+        """On the inference thread: JPEG in -> stylized JPEG out."""
+        t0 = time.perf_counter()
+        image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
+        if image is None or min(image.shape[:2]) < 16:
+            raise UserError("a camera frame could not be decoded as a JPEG")
+        view = self.stylist.render(image)
+        ok, buf = cv2.imencode(".jpg", view, [cv2.IMWRITE_JPEG_QUALITY, self.app.opts.quality])
+        self.render_ms = 1000 * (time.perf_counter() - t0)
+        return buf.tobytes() if ok else None
+
+    async def _send_hud(self) -> None:
+        s = self.stylist
+        hud = {"type": "hud", "style": s.style_label(), "style_index": s.state.style, "alpha": s.state.alpha,
+               "model": s.model_label(), "backend": s.backend.describe(), "server_ms": round(self.render_ms, 1),
+               "frames": self.frames, "dropped": self.dropped, "size": s.processed_size,
+               "state": {field: getattr(s.state, field) for field, _, _ in P.TOGGLES} | {"model": s.state.model},
+               "messages": self._messages[:]}
+        self._messages.clear()
+        if len(self.slots) != self._sent_styles:
+            hud["styles"] = list(self.slots.names)
+            self._sent_styles = len(self.slots)
+        await self._send_json(hud)
+
+    async def _send_json(self, obj: dict) -> None:
+        await self.ws.send(json.dumps(obj))
+
+    def _say(self, text: str) -> None:
+        self._messages.append(text)          # goes out with the next HUD message
+
+    def _run(self, fn, *args):
+        executor: Executor = self.app.inference
+        return asyncio.get_running_loop().run_in_executor(executor, fn, *args)
+
+
+def check_upload(data: bytes, name: str) -> None:
+    """The picture's size from its header first (a small file can hold a huge picture), then the
+    decode every style image goes through."""
+    from PIL import Image
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            w, h = im.size
+    except Exception:
+        w = h = 0                       # decode_image says what is wrong with it
+    if w * h > MAX_PIXELS:
+        raise UserError(f"{name}: {w}×{h} is too many pixels for a painting (at most {MAX_PIXELS / 1e6:.1f} megapixels)")
+    decode_image(data, name)
