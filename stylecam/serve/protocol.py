@@ -26,6 +26,7 @@ SERVER_KEYS = frozenset("npcbsml+-123456789") | {"left", "right"}
 TOGGLES = (("keep_colors", "c", "preserve colour"), ("blend", "b", "blend with the next style"),
            ("split", "s", "split view"), ("mirror", "m", "mirror"))
 MODELS = ("full", "lite")
+WINDOW_ONLY = ("v", "q / Esc")      # keys.HELP_LINES entries the page has no use for (no virtual camera, no quit)
 
 
 class ProtocolError(ValueError):

@@ -71,7 +71,7 @@ class App:
     def hello(self) -> dict:
         return {"type": "hello", "styles": list(self._names), "thumbs": len(self._names),
                 "toggles": [{"field": f, "key": k, "label": label} for f, k, label in P.TOGGLES],
-                "models": list(P.MODELS), "help": [list(line) for line in K.HELP_LINES if line[0][0] not in "vq"],
+                "models": list(P.MODELS), "help": [list(line) for line in K.HELP_LINES if line[0] not in P.WINDOW_ONLY],
                 "max_upload": self.opts.max_upload, "size": self.opts.size}
 
     # -- HTTP -------------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class Tab:
         self._newest: tuple[int, bytes] | None = None
         self._arrived = asyncio.Event()
         self._messages: list[str] = []
+        self._uploads: set[asyncio.Task] = set()      # uploads being read (kept referenced until done)
         self._sent_styles = 0             # how many style names the page has
         self.frames = self.dropped = 0
         self.render_ms = 0.0
@@ -51,6 +52,8 @@ class Tab:
                     await self._send_json({"type": "error", "text": str(e)})
         finally:
             worker.cancel()
+            for task in self._uploads:
+                task.cancel()
             self.slots.close()
 
     # -- from the page --------------------------------------------------------------------
@@ -64,35 +67,38 @@ class Tab:
                 self.dropped += 1            # never rendered: a newer frame came first
             self._newest = (key, payload)
             self._arrived.set()
-        else:
-            await self._upload(key, payload)
+        else:      # on its own: frames keep coming while the painting is read
+            task = asyncio.create_task(self._upload(key, payload))
+            self._uploads.add(task)
+            task.add_done_callback(self._uploads.discard)
 
     async def _control(self, obj: dict) -> None:
         key = P.control_key(obj)
         if key is not None:
             await self._run(self.stylist.press, key)
         if "set" in obj:
-            state = P.apply_settings(self.stylist.state, obj["set"], len(self.slots))
-            await self._run(self.stylist.change, state)
+            await self._run(self._apply, obj["set"])
         await self._send_hud()
+
+    def _apply(self, settings) -> None:
+        """On the inference thread, where the stylist's state also changes."""
+        self.stylist.change(P.apply_settings(self.stylist.state, settings, len(self.slots)))
 
     async def _upload(self, name: str, data: bytes) -> None:
         """A painting of the user's: checked as `stylecam image` checks a style image, then its
         statistics computed in the background; the page chooses it once they are ready."""
         limit = self.app.opts.max_upload
-        if not data:
-            raise P.ProtocolError(f"{name}: the file is empty")
-        if len(data) > limit:
-            raise P.ProtocolError(f"{name}: {len(data) / 1e6:.1f} MB; uploads are limited to {limit / 1e6:.0f} MB")
         try:
+            if not data:
+                raise UserError(f"{name}: the file is empty")
+            if len(data) > limit:
+                raise UserError(f"{name}: {len(data) / 1e6:.1f} MB; uploads are limited to {limit / 1e6:g} MB")
             await asyncio.to_thread(check_upload, data, name)
-        except UserError as e:
-            raise P.ProtocolError(str(e)) from None
-        index, done = await self._run(self.slots.add_bytes, data, name)
-        try:
+            index, done = await self._run(self.slots.add_bytes, data, name)
             await asyncio.wrap_future(done)
-        except Exception as e:
-            raise P.ProtocolError(f"{name}: {e}") from None
+        except Exception as e:         # UserError from the checks, or the encoder's own
+            await self._send_json({"type": "error", "text": str(e) if isinstance(e, UserError) else f"{name}: {e}"})
+            return
         await self._send_json({"type": "style_added", "index": index, "name": name})
 
     # -- to the page ------------------------------------------------------------------------
@@ -106,6 +112,9 @@ class Tab:
                 out = await self._run(self._render, jpeg)
             except UserError as e:
                 await self._send_json({"type": "error", "text": str(e)})
+                continue
+            except Exception as e:            # the backend failed on this frame: say so, try the next
+                await self._send_json({"type": "error", "text": f"stylizing failed: {type(e).__name__}: {e}"})
                 continue
             if out is not None:
                 await self.ws.send(P.frame_message(frame_id, out))

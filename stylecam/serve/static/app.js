@@ -141,7 +141,11 @@ async function onFrame(data) {
 function onJson(msg) {
   if (msg.type === "hello") { hello = msg; buildControls(); }
   else if (msg.type === "hud") { onHud(msg); }
-  else if (msg.type === "style_added") { say(`your painting ${msg.name} is ready`); send({ set: { style: msg.index } }); }
+  else if (msg.type === "style_added") {
+    uploads[msg.index - hello.thumbs] = pending.get(msg.name);
+    say(`your painting ${msg.name} is ready`);
+    send({ set: { style: msg.index } });
+  }
   else if (msg.type === "error") { say(msg.text, true); }
 }
 
@@ -164,7 +168,8 @@ function onHud(msg) {
 function send(obj) { if (ws && ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(obj)); }
 
 // -- the controls -----------------------------------------------------------------------------
-const uploads = [];      // object URLs of the user's paintings, shown as their thumbnails
+const uploads = [];        // object URLs of the user's paintings the server took, shown as their thumbnails
+const pending = new Map();  // file name -> object URL, until the server says it took the painting
 
 function buildControls() {
   const box = $("toggles");
@@ -210,7 +215,7 @@ async function upload(file) {
   const view = new DataView(msg.buffer);
   view.setUint8(0, UPLOAD); view.setUint16(1, name.length, true);
   msg.set(name, 3); msg.set(body, 3 + name.length);
-  uploads.push(URL.createObjectURL(file));
+  pending.set(file.name, URL.createObjectURL(file));
   say(`reading ${file.name}...`);
   ws.send(msg);
 }
