@@ -1,13 +1,11 @@
 """docs/serve.md's screenshot: the real page in headless Chromium, scikit-image's astronaut as the camera.
 
-    python scripts/serve_screenshot.py -o docs/images/serve.png -- --model lite -s picabia_udnie
-
-Arguments after ``--`` go to ``stylecam serve``. The page is given a few frames, the blend
-and split view switched on, then the browser's own screenshot is taken and scaled down.
+The page is given a few frames, split view switched on, then the browser's own screenshot
+is taken, scaled down and reduced to 256 colours.
 """
 from __future__ import annotations
 
-import argparse
+import shlex
 import socket
 import subprocess
 import sys
@@ -19,16 +17,24 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))      # stylecam, wh
 import cv2           # noqa: E402
 import numpy as np   # noqa: E402
 
+from stylecam.entry import entry_point                    # noqa: E402
+from stylecam.errors import UserError                     # noqa: E402
+from stylecam.options import number, parser               # noqa: E402
+from stylecam.safeio import atomic_output                 # noqa: E402
 from stylecam.serve.chromium import Chromium, write_y4m   # noqa: E402
 
+EXAMPLES = """  python scripts/serve_screenshot.py -o docs/images/serve.png --serve-args "--model lite -s picabia_udnie -s monet_water_lilies_1919"
+"""
 
-def main() -> int:
-    argv = sys.argv[1:]
-    extra = argv[argv.index("--") + 1:] if "--" in argv else []
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("-o", "--out", default="docs/images/serve.png")
-    p.add_argument("--width", type=int, default=960, help="width of the saved image")
-    args = p.parse_args(argv[:argv.index("--")] if "--" in argv else argv)
+
+@entry_point("python scripts/serve_screenshot.py")
+def main(argv: list[str] | None = None) -> int:
+    p = parser("python scripts/serve_screenshot.py", __doc__.split("\n")[0], EXAMPLES)
+    p.add_argument("-o", "--out", default="docs/images/serve.png", help="the PNG to write (default docs/images/serve.png)")
+    p.add_argument("--width", type=number(320, 4000, integer=True), default=960, help="width of the saved image")
+    p.add_argument("--serve-args", default="", help="options for `stylecam serve`, one quoted string")
+    args = p.parse_args(argv)
+    extra = shlex.split(args.serve_args)
     import skimage.data
     camera = skimage.data.astronaut()[64:448]                          # 512×384: a webcam's 4:3
     with socket.socket() as s:
@@ -37,7 +43,8 @@ def main() -> int:
     server = subprocess.Popen([sys.executable, "-m", "stylecam", "serve", "--port", str(port), *extra],
                               stdout=subprocess.PIPE, text=True)
     try:
-        assert "serving on" in server.stdout.readline()
+        if "serving on" not in server.stdout.readline():
+            raise UserError(f"stylecam serve {args.serve_args} did not start (see above)")
         with tempfile.TemporaryDirectory() as tmp:
             clip = write_y4m([camera] * 10, Path(tmp) / "camera.y4m")
             with Chromium(f"http://127.0.0.1:{port}/", clip, window=(1200, 700)) as b:
@@ -56,7 +63,8 @@ def main() -> int:
     h, w = img.shape[:2]
     img = cv2.resize(img, (args.width, round(h * args.width / w)), interpolation=cv2.INTER_AREA)
     small = Image.fromarray(img).quantize(colors=256, method=Image.Quantize.MEDIANCUT)   # a docs image: ~200 KB
-    small.save(args.out, optimize=True)
+    with atomic_output(Path(args.out)) as tmp:
+        small.save(tmp, format="PNG", optimize=True)
     print(f"wrote {args.out} ({img.shape[1]}×{img.shape[0]}, {Path(args.out).stat().st_size // 1024} KB)")
     return 0
 

@@ -88,6 +88,21 @@ def test_binary_messages_round_trip():
         P.parse_binary(b"\x09junk")
 
 
+def test_page_files_ship_with_the_package():
+    import fnmatch
+    import tomllib
+    from importlib import resources
+
+    from stylecam.serve.server import STATIC
+    cfg = tomllib.loads((Path(__file__).resolve().parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
+    patterns = cfg["package-data"]["stylecam.serve"]
+    for name, _ in STATIC.values():
+        assert resources.files("stylecam.serve").joinpath("static", name).is_file()
+        assert any(fnmatch.fnmatch(f"static/{name}", pattern) for pattern in patterns), name
+    page = resources.files("stylecam.serve").joinpath("static", "index.html").read_text()
+    assert "http" not in page.replace('lang="en"', "")            # nothing from elsewhere: works offline
+
+
 # -- a real server ------------------------------------------------------------------------------
 
 def _free_port() -> int:
@@ -204,6 +219,9 @@ def test_frames_uploads_and_tabs(server):
         assert "limited to" in _json(a, "error")["text"]
         a.send(P.upload_message("notes.png", b"this is not a picture"))
         assert "notes.png: not a readable image" in _json(a, "error")["text"]
+        bomb = cv2.imencode(".png", np.zeros((2200, 4000), np.uint8), [cv2.IMWRITE_PNG_COMPRESSION, 9])[1]
+        a.send(P.upload_message("bomb.png", bomb.tobytes()))              # 9 KB, 8.8 megapixels
+        assert "too many pixels" in _json(a, "error")["text"]
         painting = cv2.imencode(".png", np.repeat(np.arange(64, dtype=np.uint8)[None, :, None] * 4, 64, 0)
                                 .repeat(3, 2))[1].tobytes()
         a.send(P.upload_message("mine.png", painting))

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import errno
 import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -61,12 +62,18 @@ class App:
         self.opts, self.session, self.models, self.blended = opts, session, models, blended
         # one thread: every tab's frames, keys and thumbnails, in turn
         self.inference = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inference")
-        # thumbnails on their own thread: a page asking for all of them at once delays no frame
+        # thumbnails on their own thread: a page asking for all of them at once delays a frame by one
+        # thumbnail at most; the lock keeps the two threads off the backend at the same moment
         self._thumbnailer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="thumbnails")
-        self.tabs: set = set()
+        self.backend_lock = threading.Lock()
+        self.tabs: set = set()          # the tabs' connections
         self._thumbs: dict[int, bytes] = {}
         self._styles = StyleSlots(session.library, opts.style, blended)    # the list every tab starts with
         self._names = tuple(self._styles.names)
+
+    def check_first_style(self) -> None:
+        """Every tab starts on the first style: one that cannot be read fails at start, in one line."""
+        self._styles.wait(0)
 
     def hello(self) -> dict:
         return {"type": "hello", "styles": list(self._names), "thumbs": len(self._names),
@@ -116,23 +123,27 @@ class App:
             import skimage.data
             style = self._styles.wait(index)
             photo = cv2.cvtColor(resize_longer(getattr(skimage.data, THUMB_PHOTO)(), THUMB_SIDE), cv2.COLOR_RGB2BGR)
-            out = self.models.get(self.models.first_kind).stylize(photo, style.mean, style.std, 1.0)
+            with self.backend_lock:
+                out = self.models.get(self.models.first_kind).stylize(photo, style.mean, style.std, 1.0)
             self._thumbs[index] = cv2.imencode(".jpg", out, [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
         return self._thumbs[index]
 
     # -- WebSocket --------------------------------------------------------------------------
     async def handle(self, ws) -> None:
         from .tab import Tab
-        tab = Tab(ws, self)
-        self.tabs.add(tab)
+        if len(self.tabs) >= self.opts.max_clients:       # two handshakes at once both passed the check
+            await ws.close(1013, "too many tabs (--max-clients)")
+            return
+        self.tabs.add(ws)                                 # its place is taken from here on
         print(f"stylecam: a tab connected ({len(self.tabs)} now)", file=sys.stderr, flush=True)
         try:
+            tab = await asyncio.to_thread(Tab, ws, self)  # a first style from an image may take a moment
             await tab.serve()
         except Exception as e:        # a tab that goes away mid-frame is no error of the server's
             if not _closed(e):
                 print(f"stylecam: a tab failed: {type(e).__name__}: {e}", file=sys.stderr, flush=True)
         finally:
-            self.tabs.discard(tab)
+            self.tabs.discard(ws)
             print(f"stylecam: a tab disconnected ({len(self.tabs)} now)", file=sys.stderr, flush=True)
 
     def close(self) -> None:
@@ -195,6 +206,7 @@ def _open_app(opts: ServeOptions, cleanup: contextlib.ExitStack) -> App:
     blended = session.styles(opts.style)[0] if opts.style.weights else None
     app = App(opts, session, models, blended)
     cleanup.callback(app.close)
+    app.check_first_style()
     return app
 
 

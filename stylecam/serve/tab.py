@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import io
 import json
+import math
 import time
 from concurrent.futures import Executor
 
@@ -51,9 +52,9 @@ class Tab:
                 except P.ProtocolError as e:
                     await self._send_json({"type": "error", "text": str(e)})
         finally:
-            worker.cancel()
-            for task in self._uploads:
+            for task in (worker, *self._uploads):
                 task.cancel()
+            await asyncio.gather(worker, *self._uploads, return_exceptions=True)   # a send to a closed socket
             self.slots.close()
 
     # -- from the page --------------------------------------------------------------------
@@ -124,10 +125,13 @@ class Tab:
     def _render(self, jpeg: bytes) -> bytes | None:
         """On the inference thread: JPEG in -> stylized JPEG out."""
         t0 = time.perf_counter()
+        if math.prod(header_size(jpeg)) > MAX_PIXELS:
+            raise UserError(f"a camera frame of more than {MAX_PIXELS / 1e6:.1f} megapixels")
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_COLOR)
         if image is None or min(image.shape[:2]) < 16:
             raise UserError("a camera frame could not be decoded as a JPEG")
-        view = self.stylist.render(image)
+        with self.app.backend_lock:
+            view = self.stylist.render(image)
         ok, buf = cv2.imencode(".jpg", view, [cv2.IMWRITE_JPEG_QUALITY, self.app.opts.quality])
         self.render_ms = 1000 * (time.perf_counter() - t0)
         return buf.tobytes() if ok else None
@@ -156,15 +160,20 @@ class Tab:
         return asyncio.get_running_loop().run_in_executor(executor, fn, *args)
 
 
-def check_upload(data: bytes, name: str) -> None:
-    """The picture's size from its header first (a small file can hold a huge picture), then the
-    decode every style image goes through."""
+def header_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from an image's header, without decoding it ((0, 0): no header Pillow reads)."""
     from PIL import Image
     try:
         with Image.open(io.BytesIO(data)) as im:
-            w, h = im.size
+            return im.size
     except Exception:
-        w = h = 0                       # decode_image says what is wrong with it
+        return 0, 0
+
+
+def check_upload(data: bytes, name: str) -> None:
+    """The picture's size from its header first (a small file can hold a huge picture), then the
+    decode every style image goes through (it says what is wrong with a file that is no picture)."""
+    w, h = header_size(data)
     if w * h > MAX_PIXELS:
         raise UserError(f"{name}: {w}×{h} is too many pixels for a painting (at most {MAX_PIXELS / 1e6:.1f} megapixels)")
     decode_image(data, name)
