@@ -69,13 +69,13 @@ def test_host_and_origin_rules():
 
 
 def test_settings_are_checked():
-    s = P.apply_settings(LiveState(), {"alpha": 0.25, "style": 2, "split": True, "model": "lite"}, 3)
+    s = P.apply_settings(LiveState(networks=("full", "lite")), {"alpha": 0.25, "style": 2, "split": True, "model": "lite"}, 3)
     assert (s.alpha, s.style, s.split, s.model) == (0.25, 2, True, "lite")
     for bad, match in (({"alpha": 2}, "alpha"), ({"alpha": float("nan")}, "alpha"), ({"alpha": True}, "alpha"),
                        ({"style": 3}, "style"), ({"style": "1"}, "style"), ({"split": 1}, "split"),
                        ({"model": "huge"}, "network"), ({"quit": True}, "unknown setting")):
         with pytest.raises(P.ProtocolError, match=match):
-            P.apply_settings(LiveState(), bad, 3)
+            P.apply_settings(LiveState(networks=("full", "lite")), bad, 3)
     with pytest.raises(P.ProtocolError, match="unknown key"):
         P.control_key({"key": "q"})                # quitting is not the page's to do
     assert P.control_key({"key": "N"}) == "n"

@@ -19,6 +19,7 @@ from typing import Callable
 
 import numpy as np
 
+from .. import networks
 from ..errors import UserError
 from ..images import check_pixels, scaled_size
 from ..options import RuntimeOptions, StyleOptions
@@ -82,8 +83,9 @@ class LiveLoop:
         """backend: the one to start with; models: it and the other network's, for the l key (None: this
         backend only). on_frame: called after each shown frame (tests and benchmarks look at the loop there)."""
         self.opts = opts
-        self.stylist = Stylist(models or ModelSlots(backend), slots,
-                               K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None),
+        self.stylist = Stylist(models or ModelSlots(backend, networks.default_kind().name), slots,
+                               K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
+                                           networks=networks.names()),
                                opts.size, opts.smooth, self._say)
         self.capture = capture
         self.window = window

@@ -90,11 +90,14 @@ def serve_figures(clip: Path, args, extra: list[str]) -> dict:
         server.wait(30)
 
 
-def _runtime_args(args) -> list[str]:
-    out = ["--model", args.model, "--backend", args.backend, "--device", args.device, "--precision", args.precision]
-    for name in ("decoder", "lite", "onnx", "engine"):
-        if getattr(args, name):
-            out += [f"--{name}", getattr(args, name)]
+def _runtime_args(runtime) -> list[str]:
+    """The runtime options again as `stylecam serve` arguments (the networks' file options included)."""
+    from .. import networks
+    out = ["--model", runtime.model, "--backend", runtime.backend, "--device", runtime.device,
+           "--precision", runtime.precision]
+    for name in ("onnx", "engine", *(kind.option for kind in networks.kinds() if kind.option)):
+        if getattr(runtime, name):
+            out += [f"--{name}", getattr(runtime, name)]
     return out
 
 
@@ -119,14 +122,13 @@ def main(argv: list[str] | None = None) -> int:
         runtime = runtime_options(args)
         if args.random_decoder:
             runtime = _random_weights(runtime, Path(tmp))
-            args.decoder, args.lite = runtime.decoder, runtime.lite
         clip, rate = clip_to_y4m(Path(args.camera), Path(tmp) / "camera.y4m", args.seconds)
         t0 = time.perf_counter()
         runs = []
         for _ in range(args.repeat):      # alternated, so a change in the machine's load hits both
             load = os.getloadavg()[0]
             window = measure(str(clip), args.style, args.size, args.frames, runtime, SmoothOptions())
-            served = serve_figures(clip, args, _runtime_args(args))
+            served = serve_figures(clip, args, _runtime_args(runtime))
             runs.append({"load_average_1min": round(load, 2), "live_window_loop": window, "served_page": served})
     fps = {k: statistics.median(r[k]["median_fps"] for r in runs) for k in ("served_page", "live_window_loop")}
     latency = {k: statistics.median(r[k]["median_latency_ms"] for r in runs) for k in ("served_page", "live_window_loop")}

@@ -25,7 +25,6 @@ SERVER_KEYS = frozenset("npcbsml+-123456789") | {"left", "right"}
 # the page's toggles: (state field, key, label); a new one (a person mask, say) is one more row here
 TOGGLES = (("keep_colors", "c", "preserve colour"), ("blend", "b", "blend with the next style"),
            ("split", "s", "split view"), ("mirror", "m", "mirror"))
-MODELS = ("full", "lite")
 WINDOW_ONLY = ("v", "q / Esc")      # keys.HELP_LINES entries the page has no use for (no virtual camera, no quit)
 
 
@@ -89,8 +88,8 @@ def apply_settings(state: K.LiveState, settings: object, n_styles: int) -> K.Liv
                 raise ProtocolError(f"alpha {value!r}: must be a number in [0, 1]")
             value = float(value)
         elif name == "model":
-            if value not in MODELS:
-                raise ProtocolError(f"network {value!r}: choose {' or '.join(MODELS)}")
+            if value not in state.networks:
+                raise ProtocolError(f"network {value!r}: choose one of {', '.join(state.networks)}")
         elif name in {field for field, _, _ in TOGGLES}:
             if not isinstance(value, bool):
                 raise ProtocolError(f"{name} {value!r}: must be true or false")

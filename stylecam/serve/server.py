@@ -19,6 +19,7 @@ from typing import Callable
 
 import cv2
 
+from .. import networks
 from ..errors import UserError
 from ..images import resize_longer
 from ..live import keys as K
@@ -78,7 +79,7 @@ class App:
     def hello(self) -> dict:
         return {"type": "hello", "styles": list(self._names), "thumbs": len(self._names),
                 "toggles": [{"field": f, "key": k, "label": label} for f, k, label in P.TOGGLES],
-                "models": list(P.MODELS), "help": [list(line) for line in K.HELP_LINES if line[0] not in P.WINDOW_ONLY],
+                "models": list(networks.names()), "help": [list(line) for line in K.HELP_LINES if line[0] not in P.WINDOW_ONLY],
                 "max_upload": self.opts.max_upload, "size": self.opts.size}
 
     # -- HTTP -------------------------------------------------------------------------------

@@ -18,6 +18,7 @@ from concurrent.futures import Executor
 import cv2
 import numpy as np
 
+from .. import networks
 from ..errors import UserError
 from ..images import MAX_PIXELS, decode_image
 from ..live import keys as K
@@ -31,7 +32,8 @@ class Tab:
         self.ws, self.app = ws, app
         opts = app.opts
         self.slots = StyleSlots(app.session.library, opts.style, app.blended)
-        state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None)
+        state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
+                            networks=networks.names())
         self.stylist = Stylist(app.models, self.slots, state, opts.size, opts.smooth, self._say)
         self._newest: tuple[int, bytes] | None = None
         self._arrived = asyncio.Event()
