@@ -36,7 +36,7 @@ from .safeio import atomic_output, write_json
 
 SUPPORTED_MAJOR = 10
 INSTALL_HINT = (f"pip install tensorrt~={SUPPORTED_MAJOR}.0 --extra-index-url https://pypi.nvidia.com "
-                "(needs an NVIDIA GPU and driver; see README 'Export')")
+                "(needs an NVIDIA GPU and driver; see docs/backends.md)")
 
 # The frame graph's tensors as an engine reports them: (name, mode, dtype, shape), -1 = dynamic.
 FRAME_IO = (
