@@ -1,8 +1,8 @@
 """The live stylizer in a browser tab: the page's camera, this machine's network."""
 from __future__ import annotations
 
-from ..options import add_runtime_arguments, add_style_arguments, longer_side, number, runtime_options, style_options
-from ..temporal.smoothing import add_smooth_arguments, smooth_options
+from ..options import (add_runtime_arguments, add_smooth_arguments, add_style_arguments, longer_side, number,
+                       runtime_options, smooth_options, style_options)
 
 HELP = ("Serve a page that stylizes the browser's camera in real time: open the printed address, allow the "
         "camera; styles, strength, colour, blend, split view, network, screenshots and recordings in the page.")
@@ -50,9 +50,10 @@ def parse(args):
     from ..serve.server import ServeOptions
     from .live import _builtin_styles
     host = check_host(args.host)
-    return ServeOptions(host, args.port, choose_token(host, args.token), args.max_clients,
-                        int(args.max_upload * 1e6), args.size, args.quality, smooth_options(args),
-                        style_options(args, _builtin_styles() if not args.style else ()), runtime_options(args))
+    return ServeOptions(host=host, port=args.port, token=choose_token(host, args.token), max_clients=args.max_clients,
+                        max_upload=int(args.max_upload * 1e6), size=args.size, quality=args.quality,
+                        smooth=smooth_options(args), runtime=runtime_options(args),
+                        style=style_options(args, _builtin_styles() if not args.style else ()))
 
 
 def run(args) -> int:

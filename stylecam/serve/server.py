@@ -40,7 +40,7 @@ THUMB_PHOTO = "chelsea"    # scikit-image's public-domain sample
 MAX_FRAME_BYTES = 8 << 20
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ServeOptions:
     host: str
     port: int
