@@ -37,6 +37,7 @@ import torch.nn as nn
 from stylecam.entry import entry_point
 from stylecam.errors import UserError
 from stylecam.options import OneLineErrorParser
+from stylecam.safeio import make_folder, write_json
 
 TINY = os.environ.get("GPU_BENCH_TINY") == "1"
 SIZES = {"720p": (64, 48)} if TINY else {"720p": (1280, 720), "1080p": (1920, 1080)}
@@ -413,7 +414,6 @@ def _machine() -> dict:
 
 
 def _write(path: Path, data: dict) -> dict:
-    from stylecam.safeio import write_json
     write_json(path, data)
     return data
 
@@ -432,7 +432,7 @@ def main(argv=None) -> int:
     if a.step != "report":
         device()                   # no GPU: one line now, not an error in every case
     out = Path(a.out)
-    out.mkdir(parents=True, exist_ok=True)
+    make_folder(out)
     result = STEPS[a.step](out)
     assert "av" not in sys.modules, "the GPU machine has no PyAV: nothing on this path may import av"
     if a.step == "report":

@@ -53,17 +53,22 @@ def parse(argv: list[str] | None) -> ExportOptions:
 def run(opts: ExportOptions) -> int:
     from stylecam.convert import style2onnx, torch2onnx
     from stylecam.graphs import OPSET
-    from stylecam.networks import choose_model, graph_stem, load_network
-    from stylecam.safeio import atomic_output, check_input_file, check_output_file
+    from stylecam.images import read_image
+    from stylecam.networks import choose_model, get, graph_stem, load_network, names
+    from stylecam.safeio import atomic_output, check_output_file
     chosen = choose_model(opts.runtime)
+    for kind in (get(n) for n in names() if n != chosen.kind):     # one network per graph
+        given = getattr(opts.runtime, kind.option) if kind.option else None
+        if given:
+            raise UserError(f"--{kind.option} {given} is the {kind.name} network's file, and this exports the "
+                            f"{chosen.kind} network: leave --{kind.option} out")
     out = opts.out or Path(f"{graph_stem(chosen.kind)}.onnx")
     if out.suffix != ".onnx":
         raise UserError(f"-o {out}: give a file name ending in .onnx")
     check_output_file(out, [], opts.overwrite)
     if opts.style_graph:
         check_output_file(opts.style_graph, [out], opts.overwrite)
-    if opts.check:
-        check_input_file(opts.check, "--check image")
+    check_rgb = read_image(opts.check) if opts.check else None       # a bad image fails before the export
     model = load_network(opts.runtime, chosen.kind)
     print(chosen.report(), file=sys.stderr)
     t0 = time.perf_counter()
@@ -76,20 +81,19 @@ def run(opts: ExportOptions) -> int:
             style2onnx(model, tmp)
         print(f"wrote {opts.style_graph}  ({opts.style_graph.stat().st_size / 1e6:.1f} MB)")
     if opts.check:
-        _check(model, out, opts.check)
+        _check(model, out, opts.check, check_rgb)
     print(f"use it with: stylecam image photo.jpg -s STYLE -o out.png --backend onnxruntime --onnx {out}")
     return 0
 
 
-def _check(model, onnx_path: Path, image: Path) -> None:
+def _check(model, onnx_path: Path, image: Path, rgb) -> None:
     import cv2
     import numpy as np
     import torch
 
     from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
     from stylecam.backends.torch_backend import TorchBackend
-    from stylecam.images import read_image, to_tensor
-    rgb = read_image(image)
+    from stylecam.images import to_tensor
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     mean, std = model.style_stats(to_tensor(rgb))
     ours = OnnxRuntimeBackend(onnx_path).stylize(bgr, mean[0], std[0])

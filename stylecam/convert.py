@@ -22,6 +22,7 @@ takes UINT8 nowhere else.
 from __future__ import annotations
 
 import copy
+import importlib
 import os
 from pathlib import Path
 
@@ -33,7 +34,7 @@ from .errors import UserError
 from .graphs import (DECODER_INPUTS, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUT, FRAME_INPUTS, FRAME_OUTPUT,
                      OPSET, PRECISIONS, PRODUCER, STYLE_INPUT, STYLE_OUTPUTS, metadata)
 from .model import SIZE_MULTIPLE, from_bgr_uint8, to_bgr_uint8
-from .safeio import atomic_output
+from .safeio import save_onnx
 
 MAX_SIDE = 8192                  # upper bound of the dynamic sides (an export-time constraint only)
 EXAMPLE_SIDES = (4, 6)           # the example frame, in size multiples
@@ -102,20 +103,33 @@ def _save(program, path: Path, meta: dict[str, str]) -> Path:
     for k, v in meta.items():
         proto.metadata_props.add(key=k, value=v)
     onnx.checker.check_model(proto)
-    with atomic_output(path) as tmp:
-        onnx.save_model(proto, str(tmp))
+    save_onnx(proto, path)
     return path
+
+
+# what torch.onnx.export (dynamo) imports on its first call
+EXPORTER_MODULES = ("sympy", "torch._dynamo", "torch._inductor", "torch.export", "onnx", "onnx_ir", "onnxscript",
+                    "torch.onnx._internal.exporter._core")
 
 
 def _export(module: nn.Module, args: tuple, input_names, output_names, dynamic_shapes):
     import contextlib
     import io
     import warnings
-    with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
-        warnings.simplefilter("ignore")
-        return torch.onnx.export(module, args, dynamo=True, opset_version=OPSET, input_names=list(input_names),
-                                 output_names=list(output_names), dynamic_shapes=dynamic_shapes,
-                                 optimize=True, verbose=False)
+    from .entry import interrupted_by
+    from .errors import Interrupted
+    for name in EXPORTER_MODULES:     # imported here, where Ctrl-C stops the import cleanly: inside the
+        importlib.import_module(name)     # exporter it leaves a half-imported module and a TorchExportError
+    try:
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
+            warnings.simplefilter("ignore")
+            return torch.onnx.export(module, args, dynamo=True, opset_version=OPSET, input_names=list(input_names),
+                                     output_names=list(output_names), dynamic_shapes=dynamic_shapes,
+                                     optimize=True, verbose=False)
+    except Exception:
+        if interrupted_by() is not None:          # the exporter caught Ctrl-C / SIGTERM and failed of it
+            raise Interrupted(interrupted_by()) from None
+        raise
 
 
 def _sides(step: int, multiple: int) -> tuple:

@@ -44,8 +44,18 @@ def entry_point(prog: str) -> Callable[[Callable[..., int]], Callable[..., int]]
     return wrap
 
 
+_received: list[int] = []          # the signals that have raised Interrupted in this process
+
+
 def _raise_interrupted(signum, frame):
+    _received.append(signum)
     raise Interrupted(signum)
+
+
+def interrupted_by() -> int | None:
+    """The signal that interrupted this process, if any: a library that catches the Interrupted
+    (or the half-finished import it left) and raises its own error can be told from a real failure."""
+    return _received[-1] if _received else None
 
 
 @contextlib.contextmanager
@@ -55,6 +65,7 @@ def _signals_interrupt():
     if threading.current_thread() is not threading.main_thread():
         yield
         return
+    _received.clear()                    # a command run in-process after another starts afresh
     previous = {s: signal.signal(s, _raise_interrupted) for s in SIGNALS}
     try:
         yield

@@ -12,7 +12,7 @@ import torch
 
 from .errors import UserError
 from .model import MIN_SIDE
-from .safeio import atomic_output, check_input_file
+from .safeio import check_input_file, write_bytes
 
 IMAGE_EXTS = (".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff")
 # Memory grows with the pixels of a frame (measured on the CPU: about 1 KB per pixel with torch,
@@ -110,8 +110,7 @@ def write_image(path: str | os.PathLike, rgb: np.ndarray, overwrite: bool = True
     ok, buf = cv2.imencode(ext, rgb if bgr else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"output {p}: could not encode the image as {ext}")
-    with atomic_output(p, overwrite) as tmp:
-        tmp.write_bytes(buf.tobytes())
+    write_bytes(p, buf.tobytes(), overwrite)
     return p
 
 

@@ -64,6 +64,13 @@ def number(low: float | None = None, high: float | None = None, *, integer: bool
     return parse
 
 
+def name(text: str) -> str:
+    """A file, folder or built-in name; never empty (the OS would read an empty one as the current folder)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError("an empty name; give a file, a folder (. for the current one) or a name")
+    return text
+
+
 def longer_side(text: str) -> int:
     """--size: the longer side in pixels, 0 (the input's own) or MIN_SIDE … MAX_SIDE."""
     value = number(0, MAX_SIDE, integer=True)(text)
@@ -131,7 +138,7 @@ def add_style_arguments(p: argparse.ArgumentParser, default: str, color_transfer
     """default: what happens without -s (said in --help). color_transfer: offer CORAL (`image` only:
     it re-encodes the style image for every picture)."""
     g = p.add_argument_group("style")
-    g.add_argument("-s", "--style", action="append", default=[], metavar="S",
+    g.add_argument("-s", "--style", action="append", default=[], metavar="S", type=name,
                    help="style image, folder of images, or built-in name (see `stylecam styles`); "
                         f"repeat for several (default: {default})")
     g.add_argument("--weights", type=weights, metavar="W,W,...",

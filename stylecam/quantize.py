@@ -105,7 +105,7 @@ def onnx2int8(fp32_onnx, out, calibration_frames: list[dict[str, np.ndarray]],
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     from .graphs import check_stylecam_onnx, file_hash
-    from .safeio import atomic_output
+    from .safeio import save_onnx
     methods = {"minmax": CalibrationMethod.MinMax, "percentile": CalibrationMethod.Percentile,
                "entropy": CalibrationMethod.Entropy}
     if method not in methods:
@@ -136,8 +136,7 @@ def onnx2int8(fp32_onnx, out, calibration_frames: list[dict[str, np.ndarray]],
     for k, v in meta.items():
         proto.metadata_props.add(key=k, value=v)
     out = Path(out)
-    with atomic_output(out) as tmp_out:
-        onnx.save_model(proto, str(tmp_out))
+    save_onnx(proto, out)
     return out
 
 
@@ -149,12 +148,13 @@ def cached_int8(fp32_path) -> Path:
 
     from .graphs import check_stylecam_onnx, file_hash
     from .paths import user_cache_dir
+    from .safeio import writable_cache
     if check_stylecam_onnx(fp32_path, "frame").get("stylecam.precision") == "int8":
         return Path(fp32_path)
     key = f"{file_hash(fp32_path)}-ort{onnxruntime.__version__}-c{CALIBRATION_VERSION}"
     path = user_cache_dir() / "onnx" / f"stylecam-int8-{key}.onnx"
     if not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = writable_cache(path.parent, "the INT8 graph") / path.name
         print(f"backend: quantizing the network to INT8 once ({len(CALIBRATION_PHOTOS)} calibration photos, "
               f"about a minute) -> {path}", file=sys.stderr)
         onnx2int8(fp32_path, path, calibration_frames())

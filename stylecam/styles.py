@@ -20,7 +20,7 @@ from .errors import UserError
 from .images import decode_image, list_images, resize_longer, to_tensor
 from .model import Encoder, ModelConfig, pad_to_multiple
 from .adain import calc_mean_std
-from .safeio import atomic_output, check_input_file
+from .safeio import check_input_file, make_folder, save_torch
 
 BANK_FILE = "styles.pt"
 STATS = 512              # channels at relu4_1
@@ -154,8 +154,7 @@ class StyleLibrary:
 
     def _save_disk(self, key: str, style: Style) -> None:
         try:
-            self.cache_dir.mkdir(parents=True, exist_ok=True)
-            with atomic_output(self.cache_dir / f"{key}.pt") as tmp:
-                torch.save({"mean": style.mean, "std": style.std}, tmp)
+            make_folder(self.cache_dir)
+            save_torch({"mean": style.mean, "std": style.std}, self.cache_dir / f"{key}.pt")
         except OSError:
             pass                 # an unwritable cache only costs speed

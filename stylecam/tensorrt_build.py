@@ -32,7 +32,7 @@ from .graphs import (DECODER_INPUTS, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTP
                      check_stylecam_onnx, dynamic_input, file_hash, read_metadata)
 from .model import MIN_SIDE, SIZE_MULTIPLE
 from .networks import default_kind
-from .safeio import atomic_output, write_json
+from .safeio import write_bytes, write_json
 
 SUPPORTED_MAJOR = 10
 INSTALL_HINT = (f"pip install tensorrt~={SUPPORTED_MAJOR}.0 --extra-index-url https://pypi.nvidia.com "
@@ -274,11 +274,9 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
         raise UserError(f"TensorRT failed on {onnx_path}: {one_line(e)}") from None
     seconds = time.perf_counter() - t0
     engine_path = Path(engine_path)
-    with atomic_output(engine_path, overwrite) as tmp:
-        tmp.write_bytes(bytes(serialized))
+    write_bytes(engine_path, bytes(serialized), overwrite)
     if timing_cache:
-        with atomic_output(Path(timing_cache)) as tmp:
-            tmp.write_bytes(bytes(cache.serialize()))
+        write_bytes(Path(timing_cache), bytes(cache.serialize()))
     info = {**engine_key(file_hash(onnx_path), trt.__version__, gpu_name(), profile, graph_precision),
             "build_seconds": round(seconds, 1), "strongly_typed": True, "onnx": str(onnx_path), "graph": graph,
             "model": meta.get("stylecam.model", default_kind().name),

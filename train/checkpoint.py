@@ -16,7 +16,7 @@ import torch
 from stylecam.errors import UserError
 from stylecam.loading import decoder_state, load_decoder
 from stylecam.model import Decoder
-from stylecam.safeio import atomic_output
+from stylecam.safeio import make_folder, save_torch
 
 FORMAT = "stylecam-train-checkpoint-1"
 
@@ -34,9 +34,8 @@ def save_checkpoint(path: Path, decoder: Decoder, optimizer: torch.optim.Optimiz
         "rng_device": str(generator.device),
         "config": config,
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_output(path) as tmp:
-        torch.save(state, tmp)
+    make_folder(path.parent)
+    save_torch(state, path)
 
 
 def read_checkpoint(path: Path, fmt: str, what: str, weights_key: str | tuple[str, ...],

@@ -4,6 +4,7 @@ from __future__ import annotations
 import sys
 
 from stylecam.entry import entry_point
+from stylecam.safeio import new_folder
 
 
 def log(*args) -> None:
@@ -15,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
     from .lite_config import build_parser, config_from_args
     cfg = config_from_args(build_parser().parse_args(argv))
     from .lite_loop import LiteTrainer
-    result = LiteTrainer(cfg, log).run()
+    with new_folder(cfg.out):                      # a run refused (bad data, ...) leaves no empty folder
+        result = LiteTrainer(cfg, log).run()
     log(f"done: {result['iterations']} iterations, {result['image_steps']} image-steps, "
         f"{result['images_per_s']} img/s; student in {cfg.out / 'lite.pt'}")
     return 0

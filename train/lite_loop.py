@@ -19,7 +19,7 @@ from stylecam.lite import LiteStyleTransfer
 from stylecam.loading import (build_lite, decoder_meta, default_decoder_path, lite_state, load_decoder,
                               pick_device, read_lite, save_lite)
 from stylecam.model import VGG_LAYERS, Encoder, StyleTransfer
-from stylecam.safeio import atomic_output
+from stylecam.safeio import make_folder, save_torch
 from stylecam.vgg import load_encoder
 
 from .checkpoint import read_checkpoint
@@ -69,7 +69,7 @@ class LiteTrainer:
         resume = self._load_checkpoint() if cfg.resume else None
         source = cfg.resume or cfg.init_from
         lite = read_lite(source) if source else None            # format, version, architecture
-        cfg.out.mkdir(parents=True, exist_ok=True)
+        make_folder(cfg.out)
         if self.device.type == "cuda":
             torch.backends.cudnn.benchmark = True
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
@@ -285,9 +285,8 @@ class LiteTrainer:
                  "train_seconds": self.prior_seconds + self.clock.train_seconds(),
                  "rng": self.generator.get_state(), "rng_device": str(self.generator.device),
                  "config": self.cfg.as_meta()}
-        self.cfg.checkpoint.parent.mkdir(parents=True, exist_ok=True)
-        with atomic_output(self.cfg.checkpoint) as tmp:
-            torch.save(state, tmp)
+        make_folder(self.cfg.checkpoint.parent)
+        save_torch(state, self.cfg.checkpoint)
 
     def meta(self) -> dict:
         cfg = self.cfg

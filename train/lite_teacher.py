@@ -17,7 +17,7 @@ import torch
 from stylecam.adain import adain_with_strength, calc_mean_std
 from stylecam.images import resize_longer, to_tensor
 from stylecam.model import SIZE_MULTIPLE, Encoder, StyleTransfer, pad_to_multiple
-from stylecam.safeio import atomic_output
+from stylecam.safeio import save_torch
 
 from .data import ImagePool
 
@@ -143,7 +143,6 @@ def cached(path: Path, key: dict, build, kind, device: torch.device, log=print):
             return kind.from_state(state)
     t0 = time.monotonic()
     made = build()
-    with atomic_output(path) as tmp:
-        torch.save({"key": key, **made.state()}, tmp)
+    save_torch({"key": key, **made.state()}, path)
     log(f"built {path.name} in {time.monotonic() - t0:.0f} s")
     return made

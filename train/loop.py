@@ -12,6 +12,7 @@ import torch
 from stylecam.errors import UserError
 from stylecam.images import write_image
 from stylecam.loading import decoder_meta, save_decoder
+from stylecam.safeio import make_folder
 from stylecam.sheet import contact_sheet
 from stylecam.vgg import load_encoder
 
@@ -110,7 +111,7 @@ class Trainer:
         self.last_loss: dict = {}
         self.last_val: dict = {}
         if self.info.main:
-            cfg.out.mkdir(parents=True, exist_ok=True)
+            make_folder(cfg.out)
 
     # --- setup helpers -------------------------------------------------------
     def _note_new_options(self, saved: dict) -> None:

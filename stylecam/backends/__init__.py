@@ -113,6 +113,7 @@ def cached_engine(model, onnx: str | None, precision: str | None = None, graph: 
     import json
 
     from ..paths import user_cache_dir
+    from ..safeio import writable_cache
     from ..tensorrt_build import Profile, current_engine_key, onnx2engine
     from .tensorrt_backend import engine_is_current
     onnx_path = Path(onnx) if onnx else cached_onnx(model, precision or "fp16", graph)
@@ -126,7 +127,8 @@ def cached_engine(model, onnx: str | None, precision: str | None = None, graph: 
     engine = folder / f"stylecam-{name}.engine"
     why = engine_is_current(engine, key)
     if why:
-        folder.mkdir(parents=True, exist_ok=True)
+        folder = writable_cache(folder, "the engine")
+        engine = folder / engine.name
         _say(f"building a TensorRT {key['precision']} {graph} engine ({why}); this takes a few minutes once "
              f"-> {engine}")
         onnx2engine(onnx_path, engine, profile, timing_cache=folder, log=_say)

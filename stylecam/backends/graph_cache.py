@@ -18,13 +18,14 @@ def cached_onnx(model, precision: str = "fp32", graph: str = "frame") -> Path:
     from ..convert import EXPORTERS
     from ..graphs import FORMAT_VERSION, OPSET, model_hash
     from ..paths import user_cache_dir
+    from ..safeio import writable_cache
     key = f"{model_hash(model)}-op{OPSET}-f{FORMAT_VERSION}-{graph}-{precision}-torch{torch.__version__.split('+')[0]}"
     path = user_cache_dir() / "onnx" / f"stylecam-{key}.onnx"
     if not path.is_file() and key in _EXPORTED and _EXPORTED[key].is_file():
         path = _EXPORTED[key]
     damage = damage_of(path) if path.is_file() else None
     if damage or not path.is_file():
-        path.parent.mkdir(parents=True, exist_ok=True)
+        path = writable_cache(path.parent, "the exported graph") / path.name
         what = "network" if graph == "frame" else f"{graph} graph"
         # starts with "backend:" like the choice report, which follows it
         print(f"backend: the cached ONNX {what} {path} is damaged ({damage}); exporting it again" if damage else

@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ..errors import UserError
+from ..images import MAX_PIXELS, check_pixels
 from ..options import RuntimeOptions, add_runtime_arguments, frame_size, listed, number, runtime_options
 from ..safeio import check_output_file, write_json
 
@@ -67,9 +68,21 @@ def parse(args) -> BenchOptions:
     json_out = Path(args.json_out) if args.json_out else None
     if json_out:
         check_output_file(json_out, (), args.overwrite)
+    for w, h in args.sizes:                  # the memory cap of image and video, before any model loads
+        check_pixels(w, h, f"--sizes {w}x{h}", "--sizes with a longer side of")
     return BenchOptions(args.backends, args.sizes, args.batches or ((1, 4, 8) if cuda else (1, 2)),
                         args.repeats or (20 if cuda else 3), args.warmup, json_out, args.random_decoder,
                         args.overwrite, runtime_options(args))
+
+
+def fitting_batches(batches: tuple[int, ...], w: int, h: int) -> list[int]:
+    """The batch sizes whose frames stay within the pixels of one backend call (as in video), else
+    the largest that does."""
+    fit = [n for n in batches if n * w * h <= MAX_PIXELS]
+    if len(fit) < len(batches):
+        print(f"  batch {', '.join(str(n) for n in batches if n not in fit)} left out at {w}x{h}: over "
+              f"{MAX_PIXELS / 1e6:.1f} megapixels per call (memory)", file=sys.stderr)
+    return fit or [max(1, MAX_PIXELS // (w * h))]
 
 
 def machine() -> dict:
@@ -193,7 +206,7 @@ def run(args) -> int:
     for backend in backends:
         for w, h in opts.sizes:
             row = {"backend": f"{backend.name} on {backend.device}", "size": f"{w}x{h}", "batches": {}}
-            for n in opts.batches:
+            for n in fitting_batches(opts.batches, w, h):
                 frames = _frames(w, h, n)
                 secs = time_calls(lambda: backend.stylize(frames, mean, std, 1.0), opts.repeats, opts.warmup)
                 fps = n / statistics.median(secs)

@@ -29,7 +29,8 @@ DEFAULT_STYLES = ("van_gogh_starry_night_over_the_rhone", "picabia_udnie",
 
 def add_arguments(p):
     p.add_argument("--size", type=longer_side, default=512,
-                   help="longer side each photo is stylized at (default 512, the size the styles were taken at)")
+                   help="longer side each photo is stylized at (default 512, the size the styles were taken at; "
+                        "0: the photos' own sizes)")
     p.add_argument("-o", "--out", help="output PNG (default: stylecam-demo.png, or the next free name)")
     p.add_argument("--overwrite", action="store_true", help="replace -o if it exists")
     add_style_arguments(p, default=", ".join(DEFAULT_STYLES))
@@ -58,7 +59,7 @@ def run(args) -> int:
                 stylized = keep_content_colors(stylized, bgr)
             row.append(cv2.cvtColor(stylized, cv2.COLOR_BGR2RGB))
         grid.append(row)
-    sheet = contact_sheet(grid, ["photo"] + [s.name for s in styles], list(PHOTOS), cell=min(args.size, 320))
+    sheet = contact_sheet(grid, ["photo"] + [s.name for s in styles], list(PHOTOS), cell=min(args.size or 320, 320))
     write_image(out, sheet, args.overwrite)
     print(f"wrote {out.resolve()}  ({len(photos)} photos × {len(styles)} styles in "
           f"{time.perf_counter() - t0:.1f} s)")

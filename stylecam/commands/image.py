@@ -1,6 +1,7 @@
 """Stylize one image or a folder of images."""
 from __future__ import annotations
 
+import contextlib
 import sys
 import time
 from dataclasses import dataclass
@@ -16,8 +17,8 @@ from ..errors import UserError
 from ..images import IMAGE_EXTS, check_pixels, decode_image, list_images, read_image, resize_longer, scaled_size, \
     to_tensor, write_image
 from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
-                       longer_side, runtime_options, style_options)
-from ..safeio import check_input_file, check_output_file, next_free, safe_name
+                       longer_side, name, runtime_options, style_options)
+from ..safeio import WriteFailed, check_input_file, check_output_file, new_folder, next_free, safe_name
 from ..session import open_session
 
 HELP = "Stylize one image (or every image in a folder) with one or more styles."
@@ -56,7 +57,7 @@ class ImageOptions:
 
 
 def add_arguments(p):
-    p.add_argument("input", help="an image file or a folder of images")
+    p.add_argument("input", type=name, help="an image file or a folder of images (. for the current folder)")
     p.add_argument("-o", "--out", help="output image file, or a folder for several outputs "
                                        "(default: beside the input, named after the style)")
     p.add_argument("--size", type=longer_side, default=512,
@@ -77,6 +78,8 @@ def parse(args) -> ImageOptions:
             raise UserError(f"no images ({', '.join(IMAGE_EXTS)}) in folder {src}")
     else:
         inputs = (check_input_file(src, "input image"),)
+    if not args.weights:                           # one output per style: a style named twice writes one file twice
+        _no_style_twice(args.style)
     out = Path(args.out) if args.out else None
     several_styles = not args.weights and (len(args.style) > 1 or any(Path(s).is_dir() for s in args.style))
     several = src.is_dir() or several_styles                  # several outputs: -o is a folder
@@ -84,9 +87,21 @@ def parse(args) -> ImageOptions:
     if out is not None and not out_is_dir and not out.suffix:
         raise UserError(f"-o {args.out}: no file extension; give an image name like {args.out}.png, "
                         f"or end a folder's name with /")
+    if out is not None and not out_is_dir and src.is_dir():
+        raise UserError(f"-o {args.out} is a file, and the folder {src} gives one output per image: "
+                        f"make -o a folder (end its name with /)")
     return ImageOptions(inputs=inputs, folder_input=src.is_dir(), out=out, out_is_dir=out_is_dir, size=args.size,
                         overwrite=args.overwrite, skip_existing=args.skip_existing,
                         style=style_options(args, (DEFAULT_STYLE,)), runtime=runtime_options(args))
+
+
+def _no_style_twice(specs: list[str]) -> None:
+    seen: dict[str, str] = {}
+    for spec in specs:
+        key = str(Path(spec).resolve()) if Path(spec).exists() else spec
+        if key in seen:
+            raise UserError(f"-s {seen[key]} and -s {spec} are the same style; give it once")
+        seen[key] = spec
 
 
 def run(args) -> int:
@@ -98,9 +113,13 @@ def run(args) -> int:
         check_output_file(opts.out, opts.inputs, opts.overwrite or opts.skip_existing)
     session = open_session(opts.runtime)
     styles = session.styles(opts.style)
-    jobs = _jobs(opts, styles)
+    with contextlib.ExitStack() as folders:          # a folder made for outputs goes again if none was written
+        return _run_jobs(opts, session, styles, _jobs(opts, styles, folders), first, bool(args.style))
+
+
+def _run_jobs(opts: ImageOptions, session, styles, jobs, first, style_given: bool) -> int:
     batch = len(jobs) > 1
-    default = "" if args.style else " (the default; choose another with -s)"
+    default = "" if style_given else " (the default; choose another with -s)"
     loaded = {opts.inputs[0]: first} if first is not None else {}     # the current input (jobs go input by input)
     failed = skipped = 0
     for i, (src, style, dst) in enumerate(jobs, 1):
@@ -116,7 +135,7 @@ def run(args) -> int:
             rgb = loaded[src]
             write_image(dst, _stylize(session, rgb, style, opts.style), opts.overwrite, bgr=True)
         except UserError as e:
-            if not batch:
+            if not batch or isinstance(e, WriteFailed):      # a full disk fails every other output too
                 raise
             print(f"stylecam: [{i}/{len(jobs)}] skipped: {e}", file=sys.stderr)
             failed += 1
@@ -147,7 +166,7 @@ def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions) -> np.ndarray:
     return keep_content_colors(out, bgr) if opts.preserve_color == "luminance" else out
 
 
-def _jobs(opts: ImageOptions, styles) -> list[tuple[Path, object, Path]]:
+def _jobs(opts: ImageOptions, styles, folders: contextlib.ExitStack) -> list[tuple[Path, object, Path]]:
     """(input, style, output) for every output, folders created and outputs checked."""
     several_styles = len(styles) > 1
     if opts.out is not None and several_styles and not opts.out_is_dir:
@@ -157,11 +176,11 @@ def _jobs(opts: ImageOptions, styles) -> list[tuple[Path, object, Path]]:
     folder = opts.out if opts.out_is_dir else None
     if opts.out is None and opts.folder_input:
         src = opts.inputs[0].parent
+        if src.name in ("", ".."):                 # '.' or '..': name the output after the folder itself
+            src = src.resolve()
         folder = src.with_name(f"{src.name}.stylized-{label}")
         if not opts.skip_existing:             # --skip-existing: resume in the folder of the first run
             folder = next_free(folder)
-    if folder is not None:
-        _make_folder(folder)
     jobs = []
     for src in opts.inputs:
         for style in styles:
@@ -175,6 +194,15 @@ def _jobs(opts: ImageOptions, styles) -> list[tuple[Path, object, Path]]:
                     dst = next_free(dst)
             jobs.append((src, style, dst))
     inputs = {p.resolve() for p in opts.inputs}
+    named: dict[Path, Path] = {}
+    for src, style, dst in jobs:
+        if dst.resolve() in named:
+            raise UserError(f"two outputs would be {dst}: " + (
+                f"style {style.path or style.name} is given twice; give it once" if named[dst.resolve()] == src
+                else f"{named[dst.resolve()].name} and {src.name} have the same name; rename one"))
+        named[dst.resolve()] = src
+    if folder is not None:
+        _make_folder(folder, folders)
     for _, _, dst in jobs:
         if dst.resolve() in inputs:
             raise UserError(f"output {dst} is an input file; choose another output path")
@@ -185,13 +213,13 @@ def _jobs(opts: ImageOptions, styles) -> list[tuple[Path, object, Path]]:
     return jobs
 
 
-def _make_folder(folder: Path) -> None:
+def _make_folder(folder: Path, folders: contextlib.ExitStack) -> None:
     if folder.exists() and not folder.is_dir():
         raise UserError(f"output {folder} is a file; several outputs need a folder")
     if not folder.parent.is_dir():
         raise UserError(f"output folder's parent does not exist: {folder.parent}")
     if not folder.exists():
-        folder.mkdir()
+        folders.enter_context(new_folder(folder))
         print(f"created folder {folder}", file=sys.stderr)
 
 

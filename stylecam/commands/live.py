@@ -8,7 +8,7 @@ from ..errors import UserError
 from ..live.keys import parse_script
 from ..live.loop import LiveOptions, run_live
 from ..options import (add_runtime_arguments, add_smooth_arguments, add_style_arguments, frame_size, longer_side,
-                       number, runtime_options, smooth_options, style_options)
+                       name, number, runtime_options, smooth_options, style_options)
 
 HELP = ("Stylize a camera (or a video file or stream URL) in real time in a window, with hotkeys to "
         "switch styles, change strength, record, take screenshots and feed a virtual camera.")
@@ -34,7 +34,7 @@ any recording finalized.
 
 def add_arguments(p):
     src = p.add_argument_group("source")
-    src.add_argument("--camera", default="0",
+    src.add_argument("--camera", default="0", type=name,
                      help="camera index, video file or stream URL (default 0)")
     src.add_argument("--camera-size", type=frame_size, metavar="WxH",
                      help="ask the camera for this capture size, e.g. 1280x720")
@@ -47,7 +47,8 @@ def add_arguments(p):
     run.add_argument("--no-window", action="store_true", help="no window (headless: tests, CI, recording)")
     run.add_argument("--max-frames", type=number(1, integer=True), metavar="N", help="stop after N shown frames")
     run.add_argument("--keys", default="", metavar="SCRIPT",
-                     help='keys pressed at given frames, e.g. "n@10,+@20,r@5,r@40" '
+                     help='keys pressed at given frames: KEY@N after N frames are shown (r@0 records from '
+                          'the first frame), e.g. "n@10,+@20,r@5,r@40" '
                           "(names: n p left right 1-9 + - c b s m l f space k r v h q esc)")
     add_smooth_arguments(run)
     run.add_argument("--out-dir", default=".", help="folder for screenshots and recordings (default: current)")

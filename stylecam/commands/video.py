@@ -15,6 +15,8 @@ from ..temporal.smoothing import SmoothOptions, TemporalSmoother
 from ..video.pipeline import PipelineSettings, Progress, StyleSchedule, stylize_video
 from ..video.io import VIDEO_EXTS, check_output_format, inspect, output_size, probe
 
+X264_PRESETS = ("ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower", "veryslow",
+                "placebo")
 HELP = "Stylize every frame of a video file; same frame rate, length and sound."
 EXAMPLES = f"""  stylecam video in.mp4                        (-> in.stylized-{DEFAULT_STYLE}.mp4)
   stylecam video in.mp4 --style starry.jpg -o out.mp4
@@ -73,7 +75,8 @@ def add_arguments(p):
                    help="frames per backend call (default 4; fewer for large frames)")
     g.add_argument("--crf", type=number(0, 51, integer=True), default=18,
                    help="H.264 quality, 0–51, lower is better (default 18)")
-    g.add_argument("--preset", default="fast", help="x264 speed preset (default fast)")
+    g.add_argument("--preset", default="fast", choices=X264_PRESETS, metavar="PRESET",
+                   help=f"x264 speed preset: {', '.join(X264_PRESETS)} (default fast)")
     g.add_argument("--no-audio", action="store_true", help="leave the sound out")
     g.add_argument("--overwrite", action="store_true", help="replace the output file if it exists (-o)")
     add_smooth_arguments(g)

@@ -121,6 +121,10 @@ class LiveLoop:
             self._run()
         finally:                                   # also on Ctrl-C / SIGTERM: the summary says how far it got
             self.summary.seconds = time.perf_counter() - t_start
+        late = [f"{key}@{n}" for n, keys in sorted(self._script.items()) if n >= self.summary.frames for key in keys]
+        if late:                                   # pressed after the last frame, or never: no effect
+            print(f"stylecam: --keys {','.join(late)} had no effect: the run ended after {self.summary.frames} "
+                  "frames (KEY@N acts from the frame after the first N)", file=sys.stderr)
         return self.summary
 
     def _run(self) -> None:

@@ -55,13 +55,18 @@ class Recorder:
         self.frames += 1
 
     def close(self) -> Path:
-        """Flush the encoder and give the file its final name (also after errors: nothing lost)."""
+        """Flush the encoder and give the file its final name; if the file cannot be completed (a
+        full disk) the temporary file goes away instead: no unplayable file under the final name."""
         try:
-            for packet in self._stream.encode():
-                self._container.mux(packet)
-        finally:
-            self._container.close()
-            self._files.close()
+            try:
+                for packet in self._stream.encode():
+                    self._container.mux(packet)
+            finally:
+                self._container.close()
+        except BaseException as e:
+            if not self._files.__exit__(type(e), e, e.__traceback__):
+                raise
+        self._files.close()
         return self.path
 
     @property

@@ -17,6 +17,7 @@ state dict, the first stylecam-lite files) are recognised by their kind's ``lega
 from __future__ import annotations
 
 import dataclasses
+import functools
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -27,7 +28,7 @@ import torch
 from ..errors import UserError
 from ..model import Encoder, StyleNetwork
 from ..paths import asset_path
-from ..safeio import atomic_output, write_json
+from ..safeio import save_torch, write_json
 
 FORMAT = "stylecam-network"
 AUTO = "auto"                   # --model auto: stylecam.networks.choice picks a kind
@@ -119,8 +120,7 @@ def network_state(model: StyleNetwork, half: bool = True) -> dict:
 def write(path: str | os.PathLike, state: dict, meta: dict) -> Path:
     """An envelope and its JSON beside it (``meta``: how it was made), both written atomically."""
     p = Path(path)
-    with atomic_output(p) as tmp:
-        torch.save(state, tmp)
+    save_torch(state, p)
     write_json(p.with_suffix(".json"), meta)
     return p
 
@@ -188,6 +188,19 @@ def read(path: str | os.PathLike | None, kind: NetworkKind | None = None) -> tup
     if not isinstance(weights, dict):
         raise UserError(f"{p} is a {actual.noun} without its tensors; {actual.hint}")
     return actual, _config(actual, found.get("config", {}), p), weights
+
+
+def kind_of_file(path: str | os.PathLike) -> NetworkKind:
+    """The kind a weights file holds (``read``'s checks and errors), read once per file version:
+    choosing the network and loading it both ask."""
+    p = Path(path)
+    stat = p.stat() if p.is_file() else None
+    return get(_kind_name(str(p), stat and (stat.st_mtime_ns, stat.st_size)))
+
+
+@functools.lru_cache(maxsize=8)
+def _kind_name(path: str, stamp: tuple[int, int] | None) -> str:
+    return read(path)[0].name
 
 
 def build(kind: NetworkKind, config, tensors: dict, style_encoder: Encoder, path: object = None) -> StyleNetwork:

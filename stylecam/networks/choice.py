@@ -18,7 +18,7 @@ from pathlib import Path
 
 from ..errors import UserError
 from ..options import RuntimeOptions
-from . import AUTO, NetworkKind, default_kind, default_path, get, kinds, live_cpu_kind, names, read
+from . import AUTO, NetworkKind, default_kind, default_path, get, kind_of_file, kinds, live_cpu_kind, names
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ def file_for(rt: RuntimeOptions, kind: NetworkKind) -> str | None:
     """The weights file the options name for ``kind`` (None: its shipped asset)."""
     own = getattr(rt, kind.option) if kind.option else None
     path = model_file(rt)
-    if path and read(path)[0] is kind:
+    if path and kind_of_file(path) is kind:
         if own:
             raise UserError(f"--model {path} and --{kind.option} {own} both name the {kind.name} network's "
                             f"file: give one")
@@ -101,7 +101,7 @@ def choose_model(rt: RuntimeOptions, live: bool = False) -> ModelChoice:
     graph = graph_kind(rt)
     path = model_file(rt)
     if path:
-        kind = read(path)[0].name
+        kind = kind_of_file(path).name
         choice = ModelChoice(kind, f"--model {path} holds the {kind} network")
     elif rt.model != AUTO:
         choice = ModelChoice(rt.model, f"--model {rt.model}")

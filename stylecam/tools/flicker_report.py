@@ -26,7 +26,7 @@ from ..errors import UserError
 from ..temporal.flicker import StyleLoss, WarpingError
 from ..images import read_image, resize_longer
 from ..options import RuntimeOptions, add_runtime_arguments, listed, longer_side, number, parser, runtime_options
-from ..safeio import atomic_output, check_input_file, check_output_file, write_json
+from ..safeio import atomic_output, check_input_file, check_output_file, make_folder, write_json
 from ..session import open_session
 from ..temporal.smoothing import FlowBlending, SmoothOptions, TemporalSmoother
 from ..video.io import Frame, VideoWriter, output_size, probe, read_frames
@@ -74,14 +74,25 @@ def parse(argv=None) -> ReportOptions:
     for w in a.flow_weight:
         SmoothOptions("flow", flow_weight=w)
     video = check_input_file(a.video, "video")
+    style = check_style_image(a.style)
     json_out = check_output_file(a.json_out, [video], a.overwrite) if a.json_out else None
     save = Path(a.save) if a.save else None
     if save and save.exists() and not save.is_dir():
         raise UserError(f"--save {save}: a file, not a folder")
     if save and save.is_dir() and any(save.glob("*.mp4")) and not a.overwrite:
         raise UserError(f"--save {save} holds videos already; pass --overwrite to replace them, or name a new folder")
-    return ReportOptions(video, Path(a.style), a.seconds, a.size, a.smooth_momentum, a.flow_weight, a.alpha,
+    return ReportOptions(video, style, a.seconds, a.size, a.smooth_momentum, a.flow_weight, a.alpha,
                          json_out, a.overwrite, save, runtime_options(a))
+
+
+def check_style_image(spec: str) -> Path:
+    """The style loss compares every layer's statistics (relu1_1–relu4_1) with the painting's, so it
+    needs the image: a built-in style holds only the relu4_1 statistics the network uses."""
+    from ..styles import load_bank
+    if not Path(spec).exists() and spec in load_bank():
+        raise UserError(f"-s {spec} is a built-in style, which holds only the statistics the network uses; "
+                        "the style loss needs the painting itself: pass its image file")
+    return check_input_file(spec, "style image")
 
 
 def stylize_all(smoother: TemporalSmoother, frames: list[np.ndarray], mean, std, alpha, batch=4):
@@ -98,7 +109,7 @@ def blend_all(frames, stylized, weight):
 
 
 def save_variants(folder: Path, info, size, variants: dict, overwrite: bool) -> None:
-    folder.mkdir(parents=True, exist_ok=True)
+    make_folder(folder)
     for name, frames in variants.items():
         path = folder / ("".join(c if c.isalnum() else "_" for c in name).strip("_") + ".mp4")
         with atomic_output(path, overwrite) as tmp:
@@ -124,6 +135,9 @@ def run(opts: ReportOptions) -> dict:
     info = probe(opts.video)
     size = output_size(info, opts.size)
     frames = [f.bgr for f in read_frames(info, size, 0, opts.seconds, audio=False) if isinstance(f, Frame)]
+    if len(frames) < 2:
+        raise UserError(f"{opts.video}: {len(frames)} frame in the first {opts.seconds:g} s; the warping error "
+                        "compares consecutive frames: give a video of at least 2 frames")
     session = open_session(opts.runtime, quiet=True, split=True)
     style = session.library.resolve(str(opts.style))[0]
     style_rgb = resize_longer(read_image(opts.style), session.library.config.style_size)

@@ -16,7 +16,7 @@ from ..errors import UserError
 from ..images import list_images
 from ..model import ModelConfig
 from ..options import parser
-from ..safeio import atomic_output, check_output_file
+from ..safeio import check_output_file, save_torch
 from ..styles import BANK_FILE, StyleLibrary
 from ..vgg import load_encoder
 
@@ -47,8 +47,7 @@ def main(argv=None) -> int:
     bank = {"encoder_version": encoder.version, "style_size": ModelConfig().style_size,
             "names": [s.name for s in styles],
             "means": torch.stack([s.mean for s in styles]), "stds": torch.stack([s.std for s in styles])}
-    with atomic_output(args.out, args.overwrite) as tmp:
-        torch.save(bank, tmp)
+    save_torch(bank, args.out, args.overwrite)
     print(f"wrote {args.out}: {len(styles)} styles ({', '.join(s.name for s in styles)})")
     return 0
 

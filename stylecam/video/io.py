@@ -77,6 +77,8 @@ def probe(path) -> VideoInfo:
     """Open a video and decode its first frame (for the rotation). Raises UserError on bad input."""
     p = check_input_file(path, "input video")
     with _open(p) as c:
+        if c.format.name == "image2" or c.format.name.endswith("_pipe"):       # FFmpeg's still-image readers
+            raise UserError(f"{p} is a still image, not a video; stylize it with: stylecam image {p}")
         if not c.streams.video:
             raise UserError(f"{p}: no video stream (streams: {', '.join(s.type for s in c.streams) or 'none'})")
         vs = c.streams.video[0]

@@ -19,6 +19,7 @@ import torch
 from ..adain import blend_stats
 from ..backends import keep_content_colors
 from ..errors import UserError
+from ..safeio import FULL
 from ..temporal.smoothing import TemporalSmoother
 from ..styles import Style
 from .io import Frame, Threaded, VideoInfo, VideoWriter, read_frames
@@ -180,7 +181,7 @@ def stylize_video(info: VideoInfo, tmp_out: Path, out_name: str, settings: Pipel
             sink.q.put(None)
             sink.thread.join(timeout=10)
         writer.abort()
-        if isinstance(e, (UserError, KeyboardInterrupt)):
-            raise                 # Ctrl-C, SIGTERM: the caller says how far it got (Progress.done)
+        if isinstance(e, (UserError, KeyboardInterrupt)) or (isinstance(e, OSError) and e.errno in FULL):
+            raise                 # Ctrl-C, SIGTERM: the caller says how far it got; a full disk: atomic_output
         raise UserError(f"failed after {done} frames: {type(e).__name__}: {e}") from None
     return done
