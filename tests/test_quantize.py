@@ -91,7 +91,6 @@ def test_onnxruntime_backend_takes_precision_int8_on_the_cpu(model, graphs):
 
 
 @pytest.mark.parametrize("backend,device,fix", [("torch", "cpu", "add --backend onnxruntime"),
-                                                ("auto", "auto", "add --backend onnxruntime"),
                                                 ("tensorrt", "cuda", "add --backend onnxruntime"),
                                                 ("onnxruntime", "cuda", "add --device cpu")])
 def test_int8_elsewhere_is_one_clear_line(model, backend, device, fix):
