@@ -93,11 +93,13 @@ class _Feeds:
 
 
 def onnx2int8(fp32_onnx, out, calibration_frames: list[dict[str, np.ndarray]],
-              method: str = CALIBRATION_METHOD, ops: list[str] = QUANTIZED_OPS) -> Path:
+              method: str = CALIBRATION_METHOD, ops: list[str] = QUANTIZED_OPS, *,
+              exclude: tuple[str, ...] = (), operator_format: bool = False, per_channel: bool = True) -> Path:
     """Quantize the fp32 frame graph ``fp32_onnx`` into ``out`` (written atomically).
     calibration_frames: feeds of the frame graph (frame, style_mean, style_std, alpha).
     method: activation calibration, 'minmax', 'percentile' or 'entropy'; ops: the ONNX op types
-    to quantize (the benchmark compares others)."""
+    to quantize; exclude: node names left fp32; operator_format: QOperator (QLinearConv …) instead of
+    QDQ pairs (the benchmarks compare these: export/cpu_bench.py, export/int8_bench.py)."""
     import contextlib
     import io
 
@@ -124,7 +126,8 @@ def onnx2int8(fp32_onnx, out, calibration_frames: list[dict[str, np.ndarray]],
         with contextlib.redirect_stdout(io.StringIO()):        # the histogram calibrators print progress
             quant_pre_process(str(fp32_onnx), str(prepared), skip_symbolic_shape=True)
             quantize_static(str(prepared), str(quantized), _Feeds(list(calibration_frames)),
-                            quant_format=QuantFormat.QDQ, op_types_to_quantize=list(ops), per_channel=True,
+                            quant_format=QuantFormat.QOperator if operator_format else QuantFormat.QDQ,
+                            op_types_to_quantize=list(ops), per_channel=per_channel, nodes_to_exclude=list(exclude),
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=methods[method], extra_options=extra)
         proto = onnx.load_model(str(quantized))

@@ -251,8 +251,15 @@ def test_bench_command_writes_json_and_table(tmp_path, capsys):
     assert report["machine"]["cores"] >= 1 and report["machine"]["torch"] == torch.__version__
     (row,) = report["results"]
     assert row["size"] == "32x24" and set(row["batches"]) == {"1", "2"} and row["best_fps"] > 0
+    # the full network: ~483 K multiply-adds per pixel, counted at 32×24
+    assert 0.4e6 < row["g_macs_per_frame"] * 1e9 / (32 * 24) < 0.6e6 and row["precision"] == "fp32"
+    peak = report["machine"]["cpu_peak"]
+    assert row["peak_g_macs_per_s"] == peak["peak_g_macs_per_s"]["fp32"]
+    if row["peak_g_macs_per_s"]:
+        assert row["pct_of_peak"] == pytest.approx(100 * row["g_macs_per_s"] / row["peak_g_macs_per_s"], abs=0.2)
     assert report["style_switch"]["memory_cached_ms"] < report["style_switch"]["new_image_ms"]
-    assert "batch 1 fps" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "batch 1 fps" in out and "% of peak" in out and "CPU peak (estimate:" in out
 
 
 def test_bench_bad_options_are_one_line(capsys):

@@ -5,10 +5,15 @@ QDQ pairs around each convolution into INT8 kernels (with AVX2 alone, no VNNI, w
 Runtime's INT8 was slower than its fp32; docs/benchmarks-cpu.md). fp32 graphs are compiled
 with the fp32 inference precision: OpenVINO would otherwise run them in bf16 on CPUs that
 have it, and "fp32" would not mean what it says.
+
+Each graph is compiled once per input shape (the live loop and a video keep one): with the
+sides fixed OpenVINO ran lite 1.4-1.5× faster than with them dynamic (docs/benchmarks-cpu.md),
+for a compile of a second or less per new shape; the last few shapes are kept.
 """
 from __future__ import annotations
 
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable
 
@@ -16,6 +21,7 @@ from ..errors import UserError
 from .graph_backend import GraphBackend, Runner, graph_files
 
 INSTALL_HINT = "pip install openvino (or pip install 'stylecam[openvino]')"
+MAX_SHAPES = 4          # compiled shapes kept per graph
 
 
 def openvino_or_error():
@@ -40,16 +46,46 @@ class OpenVINOBackend(GraphBackend):
         if self.precision != "int8":
             config["INFERENCE_PRECISION_HINT"] = "f32" if self.precision == "fp32" else "f16"
         try:
-            compiled = self.core.compile_model(path, "CPU", config)
+            model = self.core.read_model(path)
         except Exception as e:                             # OpenVINO's own exception types
-            raise UserError(f"OpenVINO could not load {path}: {str(e).strip().splitlines()[0][:200]}") from None
-        request = compiled.create_infer_request()
-        outputs = {o.get_any_name(): o for o in compiled.outputs}
-        return lambda output, feed: request.infer(feed)[outputs[output]]
+            raise UserError(f"OpenVINO could not load {path}: {_first_line(e)}") from None
+        return _ShapeCache(self.core, model, config, path)
 
     @property
     def device(self) -> str:
         return f"CPU {self.precision}"
+
+
+class _ShapeCache:
+    """A runner that compiles ``model`` for each new set of input shapes (the last MAX_SHAPES kept)."""
+
+    def __init__(self, core, model, config: dict, path: str):
+        self.core, self.model, self.config, self.path = core, model, config, path
+        self.compiled: OrderedDict[tuple, tuple] = OrderedDict()
+
+    def __call__(self, output: str, feed: dict):
+        key = tuple((k, v.shape) for k, v in feed.items())
+        if key in self.compiled:
+            self.compiled.move_to_end(key)
+        else:
+            if len(self.compiled) >= MAX_SHAPES:
+                self.compiled.popitem(last=False)
+            self.compiled[key] = self._compile(dict(key))
+        request, outputs = self.compiled[key]
+        return request.infer(feed)[outputs[output]]
+
+    def _compile(self, shapes: dict) -> tuple:
+        model = self.model.clone()
+        try:
+            model.reshape({name: list(shape) for name, shape in shapes.items()})
+            compiled = self.core.compile_model(model, "CPU", self.config)
+        except Exception as e:
+            raise UserError(f"OpenVINO could not compile {self.path} for {shapes}: {_first_line(e)}") from None
+        return compiled.create_infer_request(), {o.get_any_name(): o for o in compiled.outputs}
+
+
+def _first_line(e: Exception) -> str:
+    return (str(e).strip().splitlines() or [type(e).__name__])[0][:200]
 
 
 def make(model, device: str, precision: str, *, onnx: str | None = None, **_) -> OpenVINOBackend:
