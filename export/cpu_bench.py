@@ -43,6 +43,7 @@ def narrow_convs(fp32_onnx, max_channels: int) -> tuple[str, ...]:
 
 # name -> (backend, precision, settings); settings: ONNX Runtime session options or an INT8 recipe
 VARIANTS = {
+    "torch-fp32": ("torch", "fp32", {}),
     "ort-fp32": ("onnxruntime", "fp32", {}),
     "ort-fp32-nospin": ("onnxruntime", "fp32", {"spinning": False}),
     "ort-fp32-1thread": ("onnxruntime", "fp32", {"threads": 1}),
@@ -81,10 +82,17 @@ def _int8_graph(fp32_path, recipe: dict, folder: Path, feeds) -> tuple[Path, flo
     return out, time.perf_counter() - t0
 
 
-def build(name: str, fp32_path, folder: Path, feeds):
+def build(name: str, net, fp32_path, folder: Path, feeds):
     from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend, SessionSettings
     from stylecam.backends.openvino_backend import OpenVINOBackend
     backend, precision, settings = VARIANTS[name]
+    if backend == "torch":
+        import copy
+
+        import torch
+
+        from stylecam.backends.torch_backend import TorchBackend
+        return TorchBackend(copy.deepcopy(net), torch.device("cpu")), 0.0
     path, built = fp32_path, 0.0
     if precision == "int8":
         path, built = _int8_graph(fp32_path, {k: v for k, v in settings.items() if k in INT8_KEYS}, folder, feeds)
@@ -101,21 +109,27 @@ def parity(ref, other, frames, styles) -> dict:
             "mean_levels": round(float(d.mean()), 2)}
 
 
+def alternate(calls: dict, repeats: int, warmup: int) -> dict[str, list[float]]:
+    """Seconds per call of each function, called in turn (so other processes' load hits all alike)."""
+    for _ in range(warmup):
+        for f in calls.values():
+            f()
+    times = {k: [] for k in calls}
+    for _ in range(repeats):
+        for k, f in calls.items():
+            t0 = time.perf_counter()
+            f()
+            times[k].append(time.perf_counter() - t0)
+    return times
+
+
 def timed(backends: dict, sizes, repeats: int, warmup: int, style) -> list[dict]:
     rng = np.random.default_rng(0)
     rows = []
     for w, h in sizes:
         frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
         calls = {k: (lambda b=b: b.stylize(frame, style.mean, style.std, 1.0)) for k, b in backends.items()}
-        for _ in range(warmup):
-            for f in calls.values():
-                f()
-        times = {k: [] for k in calls}
-        for _ in range(repeats):
-            for k, f in calls.items():          # in turn: other processes' load hits every variant alike
-                t0 = time.perf_counter()
-                f()
-                times[k].append(time.perf_counter() - t0)
+        times = alternate(calls, repeats, warmup)
         rows.append({"size": f"{w}x{h}", **{k: {"fps": round(1 / statistics.median(t), 2),
                                                   "median_ms": round(1000 * statistics.median(t), 1)}
                                               for k, t in times.items()}})
@@ -135,6 +149,7 @@ def main(argv=None) -> int:
     p.add_argument("--repeats", type=number(1, integer=True), default=11)
     p.add_argument("--warmup", type=number(0, integer=True), default=2)
     p.add_argument("--random-weights", action="store_true", help="random weights (speed only; parity meaningless)")
+    p.add_argument("--no-parity", action="store_true", help="time only")
     p.add_argument("--graphs", metavar="DIR", help="keep the INT8 graphs here and reuse them (default: a temp folder)")
     p.add_argument("--json", metavar="FILE")
     p.add_argument("--overwrite", action="store_true")
@@ -185,19 +200,20 @@ def run(a, names: list[str]) -> dict:
         Path(tmp).mkdir(parents=True, exist_ok=True)
         backends, built = {}, {}
         for name in names:
-            backends[name], built[name] = build(name, fp32_path, Path(tmp), feeds)
+            backends[name], built[name] = build(name, net, fp32_path, Path(tmp), feeds)
             print(f"{name}: ready ({backends[name].describe()})", file=sys.stderr)
-        ref = next((b for n, b in backends.items() if VARIANTS[n][1] == "fp32"), None) or build("ort-fp32", fp32_path,
-                                                                                             Path(tmp), feeds)[0]
-        quality = {n: parity(ref, b, frames, styles) for n, b in backends.items()}
+        ref = None if a.no_parity else backends.get("ort-fp32") or build("ort-fp32", net, fp32_path, Path(tmp), feeds)[0]
+        quality = {} if a.no_parity else {n: parity(ref, b, frames, styles) for n, b in backends.items()}
         load.append(round(os.getloadavg()[0], 2))
         rows = timed(backends, a.sizes, a.repeats, a.warmup, styles[0])
     load.append(round(os.getloadavg()[0], 2))
     here = cpu.this_cpu()
-    return {"bench": "CPU variants, interleaved", "model": a.model, "weights": "random" if a.random_weights else "shipped",
+    return {"bench": "CPU variants, interleaved", "model": a.model,
+            "weights": "random" if a.random_weights else "shipped",
             "machine": cpu.describe(here, cpu.peak(here)), "load_average_1min": load, "repeats": a.repeats,
             "int8_build_s": {n: round(t, 1) for n, t in built.items() if t},
-            "parity_vs_fp32": {"photos": [Path(p).name for p in PARITY_PHOTOS], "styles": list(PARITY_STYLES), "size": "480x272",
+            "parity_vs_fp32": {"photos": [Path(p).name for p in PARITY_PHOTOS], "styles": list(PARITY_STYLES),
+                               "size": "480x272",
                                **quality},
             "results": rows}
 

@@ -55,6 +55,15 @@ class Backend(ABC):
         return f"{self.name} on {self.device}"
 
 
+def require(package: str, backend: str, hint: str):
+    """The module ``package``, or the UserError that says how to install it for ``backend``."""
+    import importlib
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise UserError(f"the {backend} backend needs {package}: {hint}") from None
+
+
 def pad_frame(frame: np.ndarray, multiple: int = SIZE_MULTIPLE) -> np.ndarray:
     """(H, W, 3) -> reflect-padded at the bottom/right to multiples of ``multiple``, for the graph and
     engine backends whose inputs take such sides (BORDER_REFLECT_101 is torch's 'reflect')."""

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
+from .base import require
 from .graph_backend import GraphBackend, Runner, graph_files
 
 INSTALL_HINT = "pip install onnxruntime onnxscript (or onnxruntime-gpu for CUDA)"
@@ -30,11 +31,7 @@ LEVELS = {"basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "layou
 
 
 def onnxruntime_or_error():
-    try:
-        import onnxruntime
-    except ImportError:
-        raise UserError(f"the onnxruntime backend needs ONNX Runtime: {INSTALL_HINT}") from None
-    return onnxruntime
+    return require("onnxruntime", "onnxruntime", INSTALL_HINT)
 
 
 class OnnxRuntimeBackend(GraphBackend):

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import UserError
+from .base import require
 from .graph_backend import GraphBackend, Runner, graph_files
 
 INSTALL_HINT = "pip install openvino (or pip install 'stylecam[openvino]')"
@@ -25,11 +26,7 @@ MAX_SHAPES = 4          # compiled shapes kept per graph
 
 
 def openvino_or_error():
-    try:
-        import openvino
-    except ImportError:
-        raise UserError(f"the openvino backend needs OpenVINO: {INSTALL_HINT}") from None
-    return openvino
+    return require("openvino", "openvino", INSTALL_HINT)
 
 
 class OpenVINOBackend(GraphBackend):

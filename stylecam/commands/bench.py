@@ -264,7 +264,8 @@ def table(report: dict) -> str:
     lines = [f"machine: {m['cpu']}, {m['cores']} cores" + (f", GPU {m['gpu']}" if m["gpu"] else "") +
              f"; torch {m['torch']}, onnxruntime {m['onnxruntime']}, openvino {m['openvino']}; "
              f"{report['model']} network",
-             f"CPU peak (estimate: {p['physical_cores']} cores × {ghz} × {p['vector_bits']}-bit × {p['fma_units']} FMA; "
+             f"CPU peak (estimate: {p['physical_cores']} cores × {ghz} × {p['vector_bits']}-bit × "
+             f"{p['fma_units']} FMA; "
              f"INT8 {p['int8_via']}): fp32 {peaks['fp32']} G, int8 {peaks['int8']} G, bf16 {peaks['bf16']} G "
              "multiply-adds/s",
              f"{'backend':<44} {'size':>10} {'batch 1 fps':>12} {'best batch':>11} {'best fps':>9} "
