@@ -142,7 +142,8 @@ def main(argv=None) -> int:
     from stylecam.safeio import check_output_file, write_json
     p = OneLineErrorParser(prog="python -m export.cpu_bench", description=__doc__,
                            formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--model", choices=["lite", "full"], default="lite")
+    from stylecam.networks import names
+    p.add_argument("--model", choices=names(), default="lite", help="the network (default lite)")
     p.add_argument("--variants", type=listed(str), default="ort-fp32,ov-fp32,ort-int8,ov-int8", metavar="V,V,...",
                    help=f"variants to compare, or all: {', '.join(VARIANTS)}")
     p.add_argument("--sizes", type=listed(frame_size), default="480x272", metavar="WxH,...")
@@ -167,19 +168,11 @@ def main(argv=None) -> int:
     return 0
 
 
-def _network(kind: str, random_weights: bool):
-    import torch
-
-    from stylecam.lite import LiteStyleTransfer
-    from stylecam.model import Decoder, StyleTransfer
+def _network(name: str, random_weights: bool):
+    from stylecam.networks import get, load, random_network
     from stylecam.vgg import load_encoder
-    if random_weights:
-        torch.manual_seed(0)
-        net = LiteStyleTransfer(load_encoder()) if kind == "lite" else StyleTransfer(load_encoder(), Decoder())
-        return net.eval().requires_grad_(False)
-    from stylecam.networks import load_network
-    from stylecam.options import RuntimeOptions
-    return load_network(RuntimeOptions(None, "auto", "cpu", "fp32", model=kind), kind)  # the shipped file
+    kind = get(name)
+    return random_network(kind, load_encoder()) if random_weights else load(kind)     # the shipped file
 
 
 def run(a, names: list[str]) -> dict:

@@ -73,32 +73,21 @@ def sync():
 
 def models() -> dict:
     """kind -> (model, how its weights were made), for the kinds in GPU_BENCH_MODELS that load here."""
-    wanted = os.environ.get("GPU_BENCH_MODELS", "full,lite").split(",")
-    found = {}
-    if "full" in wanted:
-        found["full"] = _full()
-    if "lite" in wanted and importlib.util.find_spec("stylecam.lite") is not None:
-        found["lite"] = _lite()
-    return found
+    from stylecam.networks import names
+    wanted = os.environ.get("GPU_BENCH_MODELS", ",".join(names())).split(",")
+    return {kind: _model(kind) for kind in names() if kind in wanted}
 
 
-def _full():
-    from .random_weights import random_full
-    from stylecam.loading import load_model
-    path = os.environ.get("GPU_BENCH_DECODER")
-    if path:
-        return load_model(path), f"trained ({path})"
-    return random_full(), "random (output rescaled to spread over [0, 1])"
-
-
-def _lite():
-    from .random_weights import random_lite
-    from stylecam.vgg import load_encoder
-    path = os.environ.get("GPU_BENCH_LITE")
+def _model(kind: str):
+    """GPU_BENCH_DECODER / GPU_BENCH_LITE (GPU_BENCH_<its file option>): trained weights; else random."""
+    from stylecam import networks
+    from .random_weights import random_model
+    spec = networks.get(kind)
+    path = os.environ.get(f"GPU_BENCH_{(spec.option or kind).upper()}")
     if path and Path(path).is_file():
-        from stylecam.loading import load_lite
-        return load_lite(path), f"trained ({path})"
-    return random_lite(load_encoder()), "random"
+        return networks.load(spec, path), f"trained ({path})"
+    spread = spec is networks.default_kind()
+    return random_model(kind, spread=spread), "random" + (" (output rescaled to spread over [0, 1])" if spread else "")
 
 
 class CatReflectionPad2d(nn.Module):
@@ -208,9 +197,16 @@ SPEED_FULL_720P = {   # only on the full model at 720p: what the cat pad is comp
 }
 
 
+def _default() -> str:
+    """The full network: the one the 720p comparisons are made on."""
+    from stylecam.networks import default_kind
+    return default_kind().name
+
+
 def _cases():
     """(model kind, size name) in order of importance."""
-    return [(kind, size) for size in SIZES for kind in ("full", "lite")]
+    from stylecam.networks import names
+    return [(kind, size) for size in SIZES for kind in names()]
 
 
 class Results:
@@ -247,7 +243,7 @@ def step_speed(out: Path) -> dict:
     for kind, size in _cases():
         if kind not in nets:
             continue
-        variants = {**SPEED, **(SPEED_FULL_720P if (kind, size) == ("full", "720p") and not TINY else {})}
+        variants = {**SPEED, **(SPEED_FULL_720P if (kind, size) == (_default(), "720p") and not TINY else {})}
         for name, v in variants.items():
             for n in BATCHES:
                 if v.dtype == torch.float32 and n != 1:
@@ -270,10 +266,11 @@ def step_compile(out: Path) -> dict:
             Variant(torch.float16, channels_last=True, graphs=True, compile_mode="max-autotune-no-cudagraphs")}
     r = Results(out, "compile", backend_mode=COMPILE_MODE, backend_channels_last=COMPILE_CHANNELS_LAST,
                 tiny_uses_eager_backend=TINY)
-    plan = [("full", "720p", name, v, 1) for name, v in first.items()]
+    full = _default()
+    plan = [(full, "720p", name, v, 1) for name, v in first.items()]
     plan += [(kind, size, "fp16_compile_backend", own, n) for kind, size in _cases() for n in BATCHES
-             if (kind, size, n) != ("full", "720p", 1)]
-    plan += [("full", "720p", name, v, 1) for name, v in last.items()]
+             if (kind, size, n) != (full, "720p", 1)]
+    plan += [(full, "720p", name, v, 1) for name, v in last.items()]
     if TINY:
         plan = plan[:1]          # the dry run proves the path; tracing every case costs the CPU minutes
     for kind, size, name, v, n in plan:

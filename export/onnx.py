@@ -53,10 +53,10 @@ def parse(argv: list[str] | None) -> ExportOptions:
 def run(opts: ExportOptions) -> int:
     from stylecam.convert import style2onnx, torch2onnx
     from stylecam.graphs import OPSET
-    from stylecam.networks import choose_model, load_network
+    from stylecam.networks import choose_model, graph_stem, load_network
     from stylecam.safeio import atomic_output, check_input_file, check_output_file
     chosen = choose_model(opts.runtime)
-    out = opts.out or Path("stylecam.onnx" if chosen.kind == "full" else "stylecam-lite.onnx")
+    out = opts.out or Path(f"{graph_stem(chosen.kind)}.onnx")
     if out.suffix != ".onnx":
         raise UserError(f"-o {out}: give a file name ending in .onnx")
     check_output_file(out, [], opts.overwrite)

@@ -38,6 +38,18 @@ def random_lite(style_encoder: Encoder, seed: int = 0) -> LiteStyleTransfer:
     return LiteStyleTransfer(style_encoder).eval().requires_grad_(False)
 
 
+def random_model(kind: str, seed: int = 0, spread: bool = False):
+    """A registered network with seeded random weights around the shipped VGG: the recipes above for
+    the shipped kinds, the registry's default initialization for any other."""
+    from stylecam import networks
+    from stylecam.vgg import load_encoder
+    recipes = {StyleTransfer.kind: lambda: random_full(seed, spread=False),
+               LiteStyleTransfer.kind: lambda: random_lite(load_encoder(), seed)}
+    make = recipes.get(kind) or (lambda: networks.random_network(networks.get(kind), load_encoder(), seed))
+    model = make()
+    return spread_output(model) if spread else model
+
+
 @torch.no_grad()
 def spread_output(model, content: torch.Tensor | None = None, style: torch.Tensor | None = None):
     """Rescale ``model``'s last convolution in place so that its output on ``content`` stylized

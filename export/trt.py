@@ -53,7 +53,8 @@ def parse(argv: list[str] | None) -> EngineOptions:
     from stylecam.options import frame_size, number, parser
     from stylecam.tensorrt_build import Profile
     p = parser("python -m export.trt", "Build a TensorRT engine from stylecam's ONNX graph.", EXAMPLES)
-    p.add_argument("--model", choices=["full", "lite"],
+    from stylecam.networks import graph_stem, names
+    p.add_argument("--model", choices=names(),
                    help="the network the graph must hold (default: the graph's own)")
     p.add_argument("--onnx", help="frame graph from python -m export.onnx "
                                   "(default stylecam.onnx; stylecam-lite.onnx with --model lite)")
@@ -77,7 +78,7 @@ def parse(argv: list[str] | None) -> EngineOptions:
     p.add_argument("--overwrite", action="store_true", help="replace an existing engine")
     a = p.parse_args(argv)
     profile = Profile(_hw(a.min), _hw(a.opt), _hw(a.max))
-    stem = "stylecam-lite" if a.model == "lite" else "stylecam"
+    stem = graph_stem(a.model or names()[0])
     out = Path(a.out or f"{stem}.engine")
     cache = Path(a.timing_cache) if a.timing_cache else out.parent
     return EngineOptions(Path(a.onnx or f"{stem}.onnx"), out, a.model, a.precision, profile, cache, a.workspace,
@@ -89,11 +90,12 @@ def run(opts: EngineOptions) -> int:
     from stylecam.safeio import check_input_file, check_output_file
     from stylecam.tensorrt_build import onnx2engine, tensorrt_or_error
     tensorrt_or_error()                # first: without it nothing else here can help
-    export = f"python -m export.onnx{' --model lite' if opts.model == 'lite' else ''} -o {opts.onnx}"
+    from stylecam.networks import default_kind
+    export = f"python -m export.onnx{f' --model {opts.model}' if opts.model else ''} -o {opts.onnx}"
     if not opts.onnx.exists():
         raise UserError(f"--onnx graph not found: {opts.onnx}; export it first: {export}")
     check_input_file(opts.onnx, "--onnx graph")
-    model = check_stylecam_onnx(opts.onnx, "frame").get("stylecam.model", "full")
+    model = check_stylecam_onnx(opts.onnx, "frame").get("stylecam.model", default_kind().name)
     if opts.model and model != opts.model:
         raise UserError(f"--onnx {opts.onnx} holds the {model} network, not the {opts.model} one; "
                         f"export that one with: {export}")

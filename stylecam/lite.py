@@ -1,6 +1,6 @@
-"""stylecam-lite: a small network distilled from the full AdaIN model (issue 10).
+"""stylecam-lite: a small network distilled from the full AdaIN model.
 
-Same contract as ``StyleTransfer``: RGB in [0, 1], the style given as the full
+The same model API as the full network (``stylecam.model.StyleNetwork``): RGB in [0, 1], the style given as the full
 VGG's relu4_1 mean and std (so the style cache, the bank and blends work
 unchanged), and α. Only the per-frame path is small:
 
@@ -25,7 +25,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from . import adain as A
-from .model import SIZE_MULTIPLE, STYLE_DIM, Encoder, conv3x3, pad_to_multiple
+from .model import STYLE_DIM, Encoder, StyleNetwork, conv3x3
 
 
 @dataclass(frozen=True)
@@ -139,8 +139,8 @@ class LiteDecoder(nn.Module):
         return modulate(self.out(x), mods[-1])
 
 
-class LiteStyleTransfer(nn.Module):
-    """The lite network behind the model API of ``StyleTransfer`` (HELPERS.md, issue 11)."""
+class LiteStyleTransfer(StyleNetwork):
+    """The lite network behind the model API (``StyleNetwork``)."""
 
     kind = "lite"
 
@@ -163,18 +163,3 @@ class LiteStyleTransfer(nn.Module):
         alpha = torch.as_tensor(alpha, dtype=torch.float32, device=feat.device).reshape(-1, 1)
         return self.decoder(feat, content_mean.float(), content_std.float(),
                             style_code(style_mean, style_std), alpha)
-
-    def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
-                alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
-        """content: (N, 3, H, W) RGB [0, 1], any H, W ≥ 4; -> (N, 3, H, W) RGB, clamped to [0, 1]."""
-        x, (h, w) = pad_to_multiple(content, self.config.size_multiple)
-        feat = self.encode(x)
-        content_mean, content_std = A.calc_mean_std(feat, self.config.eps)
-        out = self.decode(feat, content_mean, content_std, style_mean, style_std, alpha)
-        return out[..., :h, :w].clamp(0, 1)
-
-    @torch.no_grad()
-    def style_stats(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """style: (N, 3, H, W) RGB [0, 1] -> mean, std: (N, 512) at relu4_1, exactly as the full model's."""
-        x, _ = pad_to_multiple(style, SIZE_MULTIPLE)
-        return A.calc_mean_std(self.style_encoder(x), self.config.eps)

@@ -145,10 +145,49 @@ def pad_to_multiple(x: torch.Tensor, multiple: int = SIZE_MULTIPLE) -> tuple[tor
     return x, (h, w)
 
 
-class StyleTransfer(nn.Module):
-    """encoder + AdaIN + decoder: the model API every network implements (docs/design.md §2)."""
+class StyleNetwork(nn.Module):
+    """The model API every network implements; backends, graphs, styles and smoothing see only this.
+
+    A network sets
+      ``kind``           its name in the registry (``stylecam.networks``), written into its files and graphs;
+      ``config``         a frozen dataclass with at least ``size_multiple`` (what its frames' sides must
+                         be a multiple of) and ``eps``; saved in its file, so it must build the network;
+      ``style_encoder``  the VGG the style statistics come from: the full model's for every network, so the
+                         style cache, the bank and blends work unchanged;
+      ``frozen``         the state-dict prefixes its file leaves out (that VGG, which every install has);
+    and implements
+      ``encode(x)``      (N, 3, H, W) RGB [0, 1], sides multiples of ``size_multiple`` -> features (N, C, h, w);
+      ``decode(feat, content_mean, content_std, style_mean, style_std, alpha)`` -> (N, 3, H, W) RGB, not
+                         clamped; content_mean/std: (N, C) float32, normally ``calc_mean_std(feat)`` (temporal
+                         smoothing hands smoothed ones); style_mean/std: (N, 512) or (512,); alpha: scalar or (N,).
+    ``forward`` (any frame size) and ``style_stats`` are written here, once, from those."""
+
+    kind = ""
+    frozen: tuple[str, ...] = ("style_encoder.",)
+
+    def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
+                alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
+        """content: (N, 3, H, W) RGB [0, 1], any H, W the network takes (the full model: ≥ 16);
+        style_mean/std: (N, 512) or (512,); alpha: scalar or (N,) -> (N, 3, H, W) RGB, clamped to [0, 1]."""
+        x, (h, w) = pad_to_multiple(content, self.config.size_multiple)
+        feat = self.encode(x)
+        content_mean, content_std = A.calc_mean_std(feat, self.config.eps)
+        out = self.decode(feat, content_mean, content_std, style_mean, style_std, alpha)
+        return out[..., :h, :w].clamp(0, 1)
+
+    @torch.no_grad()
+    def style_stats(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """style: (N, 3, H, W) RGB [0, 1] -> mean, std: (N, 512) float32 at relu4_1 of the VGG (padded to
+        the VGG's multiple of 8, whatever the network's own)."""
+        x, _ = pad_to_multiple(style, SIZE_MULTIPLE)
+        return A.calc_mean_std(self.style_encoder(x), self.config.eps)
+
+
+class StyleTransfer(StyleNetwork):
+    """encoder + AdaIN + decoder (docs/design.md §2): the full network."""
 
     kind = "full"
+    frozen = ("encoder.",)             # the VGG is its content encoder too
 
     def __init__(self, encoder: Encoder, decoder: Decoder, config: ModelConfig = ModelConfig()):
         super().__init__()
@@ -174,19 +213,3 @@ class StyleTransfer(nn.Module):
         style_mean/std: (N, 512) or (512,); alpha: scalar or (N,) -> (N, 3, 8h, 8w) RGB, not clamped."""
         t = A.adain_with_strength(feat, style_mean, style_std, alpha, content_mean, content_std)  # float32
         return self.decoder(t.to(feat.dtype), alpha)
-
-    def forward(self, content: torch.Tensor, style_mean: torch.Tensor, style_std: torch.Tensor,
-                alpha: torch.Tensor | float = 1.0) -> torch.Tensor:
-        """content: (N, 3, H, W) RGB [0, 1], any H, W ≥ 16; style_mean/std: (N, 512) or (512,);
-        alpha: scalar or (N,) -> (N, 3, H, W) RGB, clamped to [0, 1]."""
-        x, (h, w) = pad_to_multiple(content, self.config.size_multiple)
-        feat = self.encode(x)                                             # (N, 512, H/8, W/8)
-        content_mean, content_std = A.calc_mean_std(feat, self.config.eps)
-        out = self.decode(feat, content_mean, content_std, style_mean, style_std, alpha)
-        return out[..., :h, :w].clamp(0, 1)
-
-    @torch.no_grad()
-    def style_stats(self, style: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """style: (N, 3, H, W) RGB [0, 1] -> mean, std: (N, 512) float32 at relu4_1."""
-        x, _ = pad_to_multiple(style, self.config.size_multiple)
-        return A.calc_mean_std(self.style_encoder(x), self.config.eps)

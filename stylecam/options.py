@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import re
 from dataclasses import dataclass
 from typing import Callable
@@ -39,7 +40,7 @@ class RuntimeOptions:
     onnx: str | None = None               # exported frame graph for --backend onnxruntime/tensorrt
     engine: str | None = None             # built TensorRT engine for --backend tensorrt
     compile: bool | None = None           # torch.compile; None: where measured faster (CUDA)
-    model: str = "auto"                   # full | lite | auto (stylecam.networks.choose_model)
+    model: str = "auto"                   # auto, a network kind or a weights file (stylecam.networks.choice)
     lite: str | None = None               # None: the shipped assets/lite.pt
 
 
@@ -105,6 +106,15 @@ def device_name(text: str) -> str:
     return text
 
 
+def model_name(text: str) -> str:
+    """--model: auto, a registered network kind, or a weights file (its kind is read from it when it loads)."""
+    from .networks import AUTO, names
+    if text == AUTO or text in names() or text.endswith(".pt") or "/" in text or os.path.exists(text):
+        return text
+    raise argparse.ArgumentTypeError(f"{text}: not a network; choose {AUTO}, {', '.join(names())} "
+                                     f"or a weights file (.pt)")
+
+
 def backend_names(text: str) -> tuple[str, ...]:
     """bench: the backends to time (``auto`` is not one: it picks one of these)."""
     from .backends import NAMES
@@ -137,15 +147,17 @@ def add_style_arguments(p: argparse.ArgumentParser, default: str, color_transfer
 
 
 def add_model_arguments(g) -> None:
-    """--model and the weights of each network: a file given for one network only picks that one
-    under auto (README, 'stylecam-lite')."""
-    g.add_argument("--model", default="auto", choices=["auto", "full", "lite"],
-                   help="the network: full (VGG-19 + decoder) or lite (the distilled student, far cheaper per "
-                        "frame); default auto: lite for live on the CPU, full otherwise (the choice is printed)")
+    """--model and, as aliases kept for scripts, the file options of the two shipped networks; a file
+    given for one network only picks that one under auto (docs/cli.md)."""
+    from .networks import names
+    g.add_argument("--model", default="auto", type=model_name, metavar="NAME|PATH",
+                   help=f"the network: {' or '.join(names())} (the distilled student, far cheaper per frame), "
+                        "or a weights file, which says which network it holds; default auto: lite for live "
+                        "on the CPU, full otherwise (the choice is printed)")
     g.add_argument("--decoder", metavar="PATH",
-                   help="the full network's decoder weights (default: the shipped assets/decoder.pt)")
+                   help="the full network's weights, as --model PATH (default: the shipped assets/decoder.pt)")
     g.add_argument("--lite", metavar="PATH",
-                   help="the lite network's file from python -m train.lite (default: the shipped assets/lite.pt)")
+                   help="the lite network's weights, as --model PATH (default: the shipped assets/lite.pt)")
 
 
 def add_runtime_arguments(p: argparse.ArgumentParser, several_backends: bool = False) -> None:

@@ -31,6 +31,7 @@ from .errors import UserError
 from .graphs import (DECODER_INPUTS, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUT, FRAME_INPUTS, FRAME_OUTPUT,
                      check_stylecam_onnx, dynamic_input, file_hash, read_metadata)
 from .model import MIN_SIDE, SIZE_MULTIPLE
+from .networks import default_kind
 from .safeio import atomic_output, write_json
 
 SUPPORTED_MAJOR = 10
@@ -280,7 +281,7 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
             tmp.write_bytes(bytes(cache.serialize()))
     info = {**engine_key(file_hash(onnx_path), trt.__version__, gpu_name(), profile, graph_precision),
             "build_seconds": round(seconds, 1), "strongly_typed": True, "onnx": str(onnx_path), "graph": graph,
-            "model": meta.get("stylecam.model", "full"), "timing_cache": str(timing_cache) if timing_cache else None,
+            "model": meta.get("stylecam.model", default_kind().name), "timing_cache": str(timing_cache) if timing_cache else None,
             "profile_shapes": profile.as_json()}
     write_json(engine_path.with_suffix(".json"), info)
     log(f"built {engine_path} in {seconds:.0f} s")

@@ -72,5 +72,5 @@ def test_decoder_file_with_foreign_modulation_is_refused(tmp_path):
     state["photo_gain.0"] = torch.zeros(7)                         # wrong width
     path = tmp_path / "bad.pt"
     torch.save(state, path)
-    with pytest.raises(UserError, match="not a stylecam decoder"):
+    with pytest.raises(UserError, match="decoder of the full model of another architecture"):
         load_decoder(path)

@@ -14,7 +14,9 @@ from conftest import synthetic_rgb
 from stylecam.errors import UserError
 from stylecam.images import to_tensor
 from stylecam.lite import LiteConfig, LiteStyleTransfer
-from stylecam.loading import (LITE_FORMAT, LITE_VERSION, load_decoder, load_lite, load_model, read_lite,
+from stylecam.networks import FORMAT
+from stylecam.networks.lite import LITE
+from stylecam.loading import (load_decoder, load_lite, load_model, read_lite,
                               save_lite)
 from test_train import painting, write_images
 
@@ -90,7 +92,7 @@ def test_per_frame_cost_is_within_the_budget(lite):
 def test_save_load_round_trip(lite, tmp_path):
     path = save_lite(lite, tmp_path / "lite.pt", {"note": "test"}, half=False)
     raw = torch.load(path, weights_only=True)
-    assert raw["format"] == LITE_FORMAT and raw["version"] == LITE_VERSION
+    assert (raw["format"], raw["kind"], raw["version"]) == (FORMAT, "lite", LITE.version)
     assert not any(k.startswith("style_encoder.") for k in raw["weights"])
     assert json.loads((tmp_path / "lite.json").read_text()) == {"note": "test"}
     loaded = load_model(model="lite", lite_path=path)
@@ -110,10 +112,10 @@ def _tampered(lite, tmp_path, name, change):
 
 
 @pytest.mark.parametrize("name, change, words", [
-    ("version", lambda s: s.update(version=LITE_VERSION + 1), ("version 2", "python -m train.lite")),
+    ("version", lambda s: s.update(version=LITE.version + 1), ("version 2", "python -m train.lite")),
     ("config", lambda s: s["config"].update(heads=4), ("another architecture", "python -m train.lite")),
     ("tensors", lambda s: s["config"].update(channels=(8, 16, 32)), ("another architecture", "train.lite")),
-    ("format", lambda s: s.update(format="someone-else"), ("not a stylecam-lite file", "train.lite")),
+    ("format", lambda s: s.update(format="someone-else"), ("not a stylecam-lite model", "train.lite")),
 ])
 def test_a_lite_file_of_another_architecture_or_version_is_refused(lite, tmp_path, name, change, words):
     path = _tampered(lite, tmp_path, name, change)
@@ -135,7 +137,7 @@ def test_missing_or_garbage_lite_file_names_the_fix(tmp_path):
         load_model(model="lite", lite_path=tmp_path / "absent.pt")
     junk = tmp_path / "junk.pt"
     junk.write_bytes(b"not a torch file")
-    with pytest.raises(UserError, match="not a loadable stylecam-lite file"):
+    with pytest.raises(UserError, match="not a loadable stylecam-lite model"):
         read_lite(junk)
     with pytest.raises(UserError, match="--model huge: choose one of full, lite"):
         load_model(model="huge")
@@ -194,7 +196,7 @@ def test_ten_steps_write_the_student_and_resume_continues_exactly(folders, rando
     (["--alpha-zero", "1"], "--alpha-zero 1.0: must be a finite number in [0, 1)"),
     (["--stability-weight", "-1"], "--stability-weight -1.0"),
     (["--minutes", "inf"], "--minutes inf"),
-    (["--init-from", "TEACHER"], "decoder of the full model, not a stylecam-lite file"),
+    (["--init-from", "TEACHER"], "decoder of the full model, not a stylecam-lite model"),
     (["--teacher", "LITE"], "stylecam-lite model, not a decoder"),
 ])
 def test_bad_options_and_files_stop_before_anything_is_written(folders, random_decoder, lite, tmp_path,

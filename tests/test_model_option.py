@@ -75,7 +75,7 @@ def run(capsys, *argv):
 # -- the key ------------------------------------------------------------------------------------
 
 def test_l_key_toggles_the_network_and_is_listed():
-    s0 = K.LiveState(model="full")
+    s0 = K.LiveState(model="full", networks=("full", "lite"))
     s1, action = K.press(s0, "l", 3)
     assert action is None and s1.model == "lite" and s1.style == s0.style
     assert K.press(s1, "l", 3)[0] == s0
@@ -197,8 +197,8 @@ def test_a_file_for_one_network_picks_it_under_auto(shipped):
 
 @pytest.mark.parametrize("argv, message", [
     (["--decoder", "LITE"], "is a stylecam-lite model, not a decoder of the full model: use it with --model lite"),
-    (["--lite", "DECODER"], "is a decoder of the full model, not a stylecam-lite file: use it with --model full"),
-    (["--model", "huge"], "argument --model: invalid choice: 'huge'"),
+    (["--lite", "DECODER"], "is a decoder of the full model, not a stylecam-lite model: use it with --model full"),
+    (["--model", "huge"], "argument --model: huge: not a network; choose auto, full, lite or a weights file"),
     (["--model", "lite", "--precision", "int8", "--backend", "torch"], "--precision int8 runs only with ONNX Runtime"),
     (["--model", "lite", "--precision", "int8", "--device", "cpu"], "--precision int8 runs only with ONNX Runtime"),
 ])

@@ -197,7 +197,7 @@ def test_resume_from_a_foreign_file_is_a_clear_error(data, tmp_path, random_deco
     one_line_error(run_cli(capfd, *common, "--resume", str(foreign)), "another architecture")
     bad_init = tmp_path / "bad_init.pt"
     torch.save({"net.0.1.weight": torch.zeros(2, 2)}, bad_init)
-    one_line_error(run_cli(capfd, *common, "--init-from", str(bad_init)), "not a stylecam decoder")
+    one_line_error(run_cli(capfd, *common, "--init-from", str(bad_init)), "another architecture")
 
 
 def test_init_from_a_shipped_decoder_starts_fresh(data, tmp_path, random_decoder):

@@ -153,7 +153,7 @@ def cpu_ranking(network: str, flags: frozenset[str] | None = None) -> tuple[tupl
 
 
 def _auto_cpu(model, device: str, precision: str, kw: dict, split: bool, notes: list[str]) -> BackendChoice:
-    kind, network = cpu.kind(cpu.this_cpu().flags), getattr(model, "kind", "full")
+    kind, network = cpu.kind(cpu.this_cpu().flags), getattr(model, "kind", "")
     measured = (kind, network) in CPU_RANKING
     source = f"measured on {kind} CPUs" if measured else f"measured on AVX-512 CPUs; {kind} ones not yet"
     ranking = cpu_ranking(network)

@@ -155,16 +155,11 @@ def _frames(w: int, h: int, n: int) -> np.ndarray:
 
 
 def _load_model(opts: BenchOptions, kind: str):
-    from ..networks import load_network
+    from ..networks import get, load_network, random_network
+    from ..vgg import load_encoder
     if not opts.random_decoder:
         return load_network(opts.runtime, kind)
-    from ..lite import LiteStyleTransfer
-    from ..model import Decoder, StyleTransfer
-    from ..vgg import load_encoder
-    torch.manual_seed(0)
-    if kind == "lite":
-        return LiteStyleTransfer(load_encoder()).eval().requires_grad_(False)
-    return StyleTransfer(load_encoder(), Decoder().eval().requires_grad_(False))
+    return random_network(get(kind), load_encoder())
 
 
 def _backends(opts: BenchOptions, model) -> tuple[list, list[str]]:
@@ -210,7 +205,8 @@ def style_switch(model, device: str) -> dict:
 def run(args) -> int:
     import copy
 
-    from ..networks import choose_model
+    from ..networks import choose_model, get
+    from ..networks.choice import file_for
     opts = parse(args)
     chosen = choose_model(opts.runtime)
     model = _load_model(opts, chosen.kind)
@@ -246,7 +242,7 @@ def run(args) -> int:
             results.append(row)
     device = "cuda" if any("cuda" in b.device for b in backends) else "cpu"
     switch = style_switch(model, device)
-    weights = opts.runtime.decoder if chosen.kind == "full" else opts.runtime.lite
+    weights = file_for(opts.runtime, get(chosen.kind))
     report = {"machine": machine(), "model": chosen.kind, "repeats": opts.repeats, "warmup": opts.warmup,
               "results": results, "skipped": skipped, "style_switch": switch,
               "weights": "random" if opts.random_decoder else (weights or "shipped")}

@@ -60,14 +60,15 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
 
 
 def _random_weights(runtime: RuntimeOptions, folder: Path) -> RuntimeOptions:
-    """Random files for both networks; both given, so --model auto chooses as without them."""
-    from ..lite import LiteStyleTransfer
-    from ..loading import save_decoder, save_lite
-    from ..model import Decoder, Encoder
+    """Random files for every network with a file option; all given, so --model auto chooses as without
+    them."""
+    from .. import networks
+    from ..model import Encoder
     note = {"note": "random, for timing only"}
-    decoder = save_decoder(Decoder(), folder / "random.pt", note)
-    lite = save_lite(LiteStyleTransfer(Encoder()), folder / "random-lite.pt", note)   # the VGG is not saved
-    return replace(runtime, decoder=str(decoder), lite=str(lite))
+    files = {kind.option: str(networks.save(networks.random_network(kind, Encoder()),    # the VGG is not saved
+                                            folder / f"random-{kind.name}.pt", note))
+             for kind in networks.kinds() if kind.option}
+    return replace(runtime, **files)
 
 
 @entry_point("stylecam.live.bench")

@@ -26,7 +26,7 @@ class HudInfo:
     latency_ms: float
     flags: tuple[str, ...]     # 'REC 0:12', 'colour', 'mirror', 'PAUSED', ...
     status: str | None = None  # 'loading x...', a failed style, a saved screenshot
-    model: str = "full"        # the network on screen, e.g. 'lite' or 'full (loading lite...)'
+    model: str = ""            # the network on screen, e.g. 'lite' or 'full (loading lite...)'
 
 
 def split_view(original: np.ndarray, stylized: np.ndarray) -> np.ndarray:

@@ -52,7 +52,8 @@ class LiveState:
     paused: bool = False
     help: bool = False
     quit: bool = False
-    model: str = "full"         # the network asked for: "full" or "lite" (the loop shows it once loaded)
+    model: str = ""             # the network asked for (the loop shows it once loaded)
+    networks: tuple[str, ...] = ()   # what the l key cycles through: the registered kinds
 
 
 def title(model: str | None = None) -> str:
@@ -91,8 +92,9 @@ def press(state: LiveState, key: str, n_styles: int) -> tuple[LiveState, str | N
     if key in toggles:
         field = toggles[key]
         return replace(state, **{field: not getattr(state, field)}), None
-    if key == "l":
-        return replace(state, model="lite" if state.model == "full" else "full"), None
+    if key == "l" and state.model in state.networks:
+        following = state.networks[(state.networks.index(state.model) + 1) % len(state.networks)]
+        return replace(state, model=following), None
     if key in ("q", "esc"):
         return replace(state, quit=True), None
     actions = {"k": SCREENSHOT, "r": RECORD, "v": VIRTUALCAM}

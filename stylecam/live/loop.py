@@ -21,6 +21,7 @@ from typing import Callable
 import cv2
 import numpy as np
 
+from .. import networks
 from ..adain import blend_stats
 from ..backends import keep_content_colors
 from ..errors import UserError
@@ -85,7 +86,7 @@ class LiveLoop:
         """backend: the one to start with; models: it and the other network's, for the l key (None: this
         backend only). on_frame: called after each shown frame (tests and benchmarks look at the loop there)."""
         self.opts = opts
-        self.models = models or ModelSlots(backend)
+        self.models = models or ModelSlots(backend, networks.default_kind().name)
         self.model = self.models.first_kind      # the network on screen
         self.backend = backend
         self.smoother = TemporalSmoother(backend, opts.smooth)
@@ -94,7 +95,7 @@ class LiveLoop:
         self.window = window
         self.on_frame = on_frame
         self.state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
-                                 model=self.model)
+                                 model=self.model, networks=networks.names())
         self.active = slots.wait(0)             # the style on screen; kept while another loads or fails
         self.active_index = 0
         self.frame: Frame | None = None          # the camera frame on screen, and what was made of it:

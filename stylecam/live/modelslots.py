@@ -15,7 +15,7 @@ from ..backends import Backend
 
 
 class ModelSlots:
-    def __init__(self, first: Backend, kind: str = "full", build: Callable[[str], Backend] | None = None):
+    def __init__(self, first: Backend, kind: str, build: Callable[[str], Backend] | None = None):
         """first: the backend the loop starts with, running the ``kind`` network; build: kind -> a backend
         on that network (None: only the first one exists)."""
         self.first_kind = kind

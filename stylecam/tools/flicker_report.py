@@ -157,11 +157,13 @@ def run(opts: ReportOptions) -> dict:
         r["meets_target"] = r["warping_error_change"] <= -0.40 and r["style_loss_change"] <= 0.10
     from ..temporal.flow import FLOW_METHOD
     from ..loading import decoder_meta
+    from ..networks import get
+    from ..networks.choice import file_for
     kind = session.model.kind
-    weights = opts.runtime.decoder if kind == "full" else opts.runtime.lite
+    weights = file_for(opts.runtime, get(kind))
     return {"video": str(opts.video), "style": str(opts.style), "frames": len(frames),
             "size": f"{size[0]}x{size[1]}", "seconds": opts.seconds, "alpha": opts.alpha, "model": kind,
-            "weights": weights or f"assets/{'decoder' if kind == 'full' else 'lite'}.pt",
+            "weights": weights or f"assets/{get(kind).asset}",
             "weights_meta": decoder_meta(weights) if weights else {},
             "flow": FLOW_METHOD, "backend": backend.describe(),
             "per_frame_seconds": round(seconds_per_frame, 3), "variants": rows}
