@@ -43,7 +43,7 @@ SIZES = {"720p": (64, 48)} if TINY else {"720p": (1280, 720), "1080p": (1920, 10
 BATCHES = (1, 2) if TINY else (1, 8)
 ROUND_S = 0.05 if TINY else 0.15     # each timing round lasts about this long
 ROUNDS = 3                           # the median of these
-GOAL_FPS, GOAL_SPEEDUP = 500, 8      # issue 12: full model, 720p, fp16, batch 1, against fp32 eager
+GOAL_FPS, GOAL_SPEEDUP = 500, 8      # the project's goal: full model, 720p, fp16, batch 1, against fp32 eager
 
 
 @dataclass(frozen=True)
@@ -413,9 +413,8 @@ def _machine() -> dict:
 
 
 def _write(path: Path, data: dict) -> dict:
-    tmp = path.with_name(f".{path.name}.part")
-    tmp.write_text(json.dumps(data, indent=2) + "\n")
-    tmp.replace(path)
+    from stylecam.safeio import write_json
+    write_json(path, data)
     return data
 
 

@@ -88,9 +88,10 @@ def _check(model, onnx_path: Path, image: Path) -> None:
 
     from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend
     from stylecam.backends.torch_backend import TorchBackend
-    from stylecam.images import read_image
-    bgr = cv2.cvtColor(read_image(image), cv2.COLOR_RGB2BGR)
-    mean, std = model.style_stats(torch.from_numpy(bgr[..., ::-1].copy()).permute(2, 0, 1)[None].float() / 255)
+    from stylecam.images import read_image, to_tensor
+    rgb = read_image(image)
+    bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
+    mean, std = model.style_stats(to_tensor(rgb))
     ours = OnnxRuntimeBackend(onnx_path).stylize(bgr, mean[0], std[0])
     ref = TorchBackend(model, torch.device("cpu")).stylize(bgr, mean[0], std[0])
     d = np.abs(ours.astype(np.int16) - ref.astype(np.int16))

@@ -1,7 +1,10 @@
 """Networks with random weights, for checks that do not need trained ones: plumbing (the tests),
 speed (export.gpu_bench, scripts/video_check.py) and parity, where the pixels need only spread
 over [0, 1] (export.parity, the tests' ``lively_model``). One recipe, so every check means the
-same "random". Nothing here imports PyAV (export.gpu_bench runs where there is none).
+same "random": the registry's ``stylecam.networks.random_network`` (seeded default initialization,
+which ``stylecam bench --random-decoder`` and the live bench use too), plus a random strength
+modulation for the full model's decoder. Nothing here imports PyAV (export.gpu_bench runs where
+there is none).
 """
 from __future__ import annotations
 
@@ -34,8 +37,8 @@ def random_full(seed: int = 0, spread: bool = True) -> StyleTransfer:
 
 def random_lite(style_encoder: Encoder, seed: int = 0) -> LiteStyleTransfer:
     """stylecam-lite with random weights around the full model's VGG (its style statistics)."""
-    torch.manual_seed(seed)
-    return LiteStyleTransfer(style_encoder).eval().requires_grad_(False)
+    from stylecam import networks
+    return networks.random_network(networks.get(LiteStyleTransfer.kind), style_encoder, seed)
 
 
 def random_model(kind: str, seed: int = 0, spread: bool = False):
@@ -60,7 +63,7 @@ def spread_output(model, content: torch.Tensor | None = None, style: torch.Tenso
     content = torch.rand(1, 3, 64, 64, generator=noise) if content is None else content
     style = torch.rand(1, 3, 64, 64, generator=noise) if style is None else style
     feat = model.encode(content)
-    y = model.decode(feat, *calc_mean_std(feat, model.config.eps), *model.style_stats(style), 1.0)
+    y = model.decode(feat, *calc_mean_std(feat), *model.style_stats(style), 1.0)
     mean, std = y.mean((0, 2, 3)), y.std((0, 2, 3))                 # per output channel
     conv = [m for m in model.decoder.modules() if isinstance(m, nn.Conv2d)][-1]
     k = 0.25 / std

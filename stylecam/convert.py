@@ -87,11 +87,10 @@ class StyleGraph(nn.Module):
     def __init__(self, model):
         super().__init__()
         self.encoder = model.style_encoder
-        self.eps = model.config.eps
 
     def forward(self, image):
         x = from_bgr_uint8(image)[None]                                        # (1, 3, H, W) RGB
-        mean, std = calc_mean_std(self.encoder(x), self.eps)                   # (1, 512) each
+        mean, std = calc_mean_std(self.encoder(x))                             # (1, 512) each
         return mean[0], std[0]
 
 

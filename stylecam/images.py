@@ -100,13 +100,14 @@ def from_tensor(x: torch.Tensor) -> np.ndarray:
     return x.detach().float().clamp(0, 1).mul(255).round().byte().permute(1, 2, 0).cpu().numpy()
 
 
-def write_image(path: str | os.PathLike, rgb: np.ndarray, overwrite: bool = True) -> Path:
-    """Write atomically (temporary file, then rename); overwrite=False never replaces a file."""
+def write_image(path: str | os.PathLike, rgb: np.ndarray, overwrite: bool = True, *, bgr: bool = False) -> Path:
+    """Write atomically (temporary file, then rename); overwrite=False never replaces a file.
+    bgr: the pixels are in OpenCV's order already (a backend's output), so none is converted."""
     p = Path(path)
     ext = p.suffix.lower()
     if ext not in IMAGE_EXTS:
         raise UserError(f"output {p}: unknown image extension '{p.suffix}'; use one of {', '.join(IMAGE_EXTS)}")
-    ok, buf = cv2.imencode(ext, cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
+    ok, buf = cv2.imencode(ext, rgb if bgr else cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR))
     if not ok:
         raise UserError(f"output {p}: could not encode the image as {ext}")
     with atomic_output(p, overwrite) as tmp:

@@ -35,8 +35,6 @@ class LiteConfig:
     decoder_blocks: int = 2       # modulated residual blocks opening the decoder (1/4 scale)
     mapping: int = 256            # hidden width of the style-code MLP
     size_multiple: int = 4        # two stride-2 levels
-    style_size: int = 512         # as ModelConfig: style statistics are the full model's
-    eps: float = A.EPS
 
 
 def strided3x3(c_in: int, c_out: int) -> nn.Sequential:

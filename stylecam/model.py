@@ -21,7 +21,6 @@ MIN_SIDE = 16             # reflection padding at relu4_1 (1/8 scale) needs ≥ 
 class ModelConfig:
     size_multiple: int = SIZE_MULTIPLE
     style_size: int = 512        # style images are scaled so their longer side is at most this
-    eps: float = A.EPS
 
 
 # VGG-19 up to relu4_1: (name, in, out) per conv, "pool" for a 2× max-pool.
@@ -76,7 +75,7 @@ class Decoder(nn.Module):
     and the photo end of the strength dial.
 
     One decoder cannot both paint strongly and give the photo back: trained for both, it
-    compromises on each (README, "Training"). So every conv's output is modulated by the
+    compromises on each (docs/model-card.md). So every conv's output is modulated by the
     strength α (FiLM, Perez et al. 2018; per-layer γ, β as conditional instance norm):
     h · (1 + (1 − α)·γ) + (1 − α)·β. At α = 1 this is exactly the plain AdaIN decoder; at
     α = 0, where AdaIN is the identity, it is the decoder that learned to give the photo
@@ -151,7 +150,7 @@ class StyleNetwork(nn.Module):
     A network sets
       ``kind``           its name in the registry (``stylecam.networks``), written into its files and graphs;
       ``config``         a frozen dataclass with at least ``size_multiple`` (what its frames' sides must
-                         be a multiple of) and ``eps``; saved in its file, so it must build the network;
+                         be a multiple of); saved in its file, so it must build the network;
       ``style_encoder``  the VGG the style statistics come from: the full model's for every network, so the
                          style cache, the bank and blends work unchanged;
       ``frozen``         the state-dict prefixes its file leaves out (that VGG, which every install has);
@@ -171,7 +170,7 @@ class StyleNetwork(nn.Module):
         style_mean/std: (N, 512) or (512,); alpha: scalar or (N,) -> (N, 3, H, W) RGB, clamped to [0, 1]."""
         x, (h, w) = pad_to_multiple(content, self.config.size_multiple)
         feat = self.encode(x)
-        content_mean, content_std = A.calc_mean_std(feat, self.config.eps)
+        content_mean, content_std = A.calc_mean_std(feat)
         out = self.decode(feat, content_mean, content_std, style_mean, style_std, alpha)
         return out[..., :h, :w].clamp(0, 1)
 
@@ -180,7 +179,7 @@ class StyleNetwork(nn.Module):
         """style: (N, 3, H, W) RGB [0, 1] -> mean, std: (N, 512) float32 at relu4_1 of the VGG (padded to
         the VGG's multiple of 8, whatever the network's own)."""
         x, _ = pad_to_multiple(style, SIZE_MULTIPLE)
-        return A.calc_mean_std(self.style_encoder(x), self.config.eps)
+        return A.calc_mean_std(self.style_encoder(x))
 
 
 class StyleTransfer(StyleNetwork):

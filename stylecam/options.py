@@ -181,8 +181,27 @@ def add_runtime_arguments(p: argparse.ArgumentParser, several_backends: bool = F
     g.add_argument("--engine", metavar="PATH",
                    help="TensorRT engine from `python -m export.trt` (default: built once into the user cache)")
     g.add_argument("--compile", action=argparse.BooleanOptionalAction, default=None,
-                   help="torch.compile the network (torch backend; default: on with CUDA, 3x faster at 720p "
-                        "after a compile of seconds per frame size; off on the CPU, 1.1x after a 35 s compile)")
+                   help="torch.compile the network (torch backend; default: on with CUDA, where it is several times "
+                        "faster after a compile of seconds per frame size; off on the CPU, where it gains little "
+                        "after a long first compile)")
+
+
+def add_smooth_arguments(g) -> None:
+    """--smooth, --smooth-momentum, --flow-weight: the same switch in every command."""
+    from .temporal.smoothing import MODES, SmoothOptions
+    d = SmoothOptions()
+    g.add_argument("--smooth", default=d.mode, choices=MODES,
+                   help="flicker reduction: off (default), stats, flow, both or features (any backend)")
+    g.add_argument("--smooth-momentum", type=float, default=d.stats_momentum,
+                   help=f"--smooth stats/both: share of the past in the running μ, σ (default {d.stats_momentum})")
+    g.add_argument("--flow-weight", type=float, default=d.flow_weight,
+                   help=f"--smooth flow/both/features: share of the warped past (default {d.flow_weight})")
+
+
+def smooth_options(args: argparse.Namespace):
+    """The SmoothOptions of --smooth, --smooth-momentum, --flow-weight (checked by SmoothOptions)."""
+    from .temporal.smoothing import SmoothOptions
+    return SmoothOptions(mode=args.smooth, stats_momentum=args.smooth_momentum, flow_weight=args.flow_weight)
 
 
 def style_options(args: argparse.Namespace, default: tuple[str, ...] = ()) -> StyleOptions:

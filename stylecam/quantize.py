@@ -6,9 +6,8 @@ per-tensor UINT8 activations. The convolutions are the only INT8 arithmetic; the
 ReLU, padding, pooling and upsampling between them are quantized too because
 in UINT8 they are exact (ReLU folds into the convolution's output range, the
 others move values), so each activation is rounded once, to a range that starts
-at 0. Measured on val photos (export/int8_bench.py, 8 photo-style pairs at
-480×272): mean difference to fp32 2.9 levels, against 7.4 with the
-convolutions alone (``--ops Conv``). AdaIN's statistics, the
+at 0: closer to fp32 than quantizing the convolutions alone (``--ops Conv``), as
+export/int8_bench.py measures (figures in docs/benchmarks.md). AdaIN's statistics, the
 frame casts and the clamp stay float32, so the graph keeps the frame contract
 and its metadata (``stylecam.precision`` int8).
 

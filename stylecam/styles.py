@@ -130,7 +130,7 @@ class StyleLibrary:
         with self._lock:
             self.encoder_runs += 1
             feat = self.encoder(x)
-        mean, std = calc_mean_std(feat, self.config.eps)
+        mean, std = calc_mean_std(feat)
         return mean[0].cpu(), std[0].cpu()
 
     def _key(self, data: bytes) -> str:

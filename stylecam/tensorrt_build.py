@@ -36,7 +36,7 @@ from .safeio import atomic_output, write_json
 
 SUPPORTED_MAJOR = 10
 INSTALL_HINT = (f"pip install tensorrt~={SUPPORTED_MAJOR}.0 --extra-index-url https://pypi.nvidia.com "
-                "(needs an NVIDIA GPU and driver; see README 'Export')")
+                "(needs an NVIDIA GPU and driver; see docs/backends.md)")
 
 # The frame graph's tensors as an engine reports them: (name, mode, dtype, shape), -1 = dynamic.
 FRAME_IO = (
@@ -281,7 +281,8 @@ def onnx2engine(onnx_path: str | os.PathLike, engine_path: str | os.PathLike, pr
             tmp.write_bytes(bytes(cache.serialize()))
     info = {**engine_key(file_hash(onnx_path), trt.__version__, gpu_name(), profile, graph_precision),
             "build_seconds": round(seconds, 1), "strongly_typed": True, "onnx": str(onnx_path), "graph": graph,
-            "model": meta.get("stylecam.model", default_kind().name), "timing_cache": str(timing_cache) if timing_cache else None,
+            "model": meta.get("stylecam.model", default_kind().name),
+            "timing_cache": str(timing_cache) if timing_cache else None,
             "profile_shapes": profile.as_json()}
     write_json(engine_path.with_suffix(".json"), info)
     log(f"built {engine_path} in {seconds:.0f} s")

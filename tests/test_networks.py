@@ -28,7 +28,6 @@ ROOT = Path(__file__).resolve().parent.parent
 class ToyConfig:
     width: int = 4
     size_multiple: int = 2
-    eps: float = 1e-5
 
 
 class ToyNetwork(StyleNetwork):

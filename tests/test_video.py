@@ -113,7 +113,8 @@ def _stylize(src, dst, model, on_frame=None, smooth="off"):
     from stylecam.styles import Style
     info = probe(src)
     size = output_size(info)
-    settings = PipelineSettings(size, 0.0, 0.0, 2, 1.0, False, True, 23, "ultrafast")
+    settings = PipelineSettings(size=size, start=0.0, duration=0.0, batch=2, alpha=1.0, preserve_color=False,
+                                audio=True, crf=23, preset="ultrafast")
     smoother = TemporalSmoother(TorchBackend(model, torch.device("cpu")), SmoothOptions(smooth))
     style = Style("s", torch.rand(512), torch.rand(512) + 0.5)
     with atomic_output(dst) as tmp:

@@ -39,7 +39,8 @@ def save_checkpoint(path: Path, decoder: Decoder, optimizer: torch.optim.Optimiz
         torch.save(state, tmp)
 
 
-def read_checkpoint(path: Path, fmt: str, what: str, weights_key: str, weights_hint: str) -> dict:
+def read_checkpoint(path: Path, fmt: str, what: str, weights_key: str | tuple[str, ...],
+                    weights_hint: str) -> dict:
     """The checkpoint of format ``fmt`` at ``path`` (``what``: its name in messages), or a UserError
     naming what is wrong with the file; a weights file (it holds ``weights_key``) gets ``weights_hint``."""
     if not path.is_file():
@@ -49,14 +50,15 @@ def read_checkpoint(path: Path, fmt: str, what: str, weights_key: str, weights_h
     except Exception as e:  # truncated zip, pickle of foreign classes, not a torch file
         raise UserError(f"--resume {path}: not a loadable checkpoint ({type(e).__name__})") from None
     if not isinstance(state, dict) or state.get("format") != fmt:
-        hint = f" ({weights_hint})" if isinstance(state, dict) and weights_key in state else ""
+        keys = (weights_key,) if isinstance(weights_key, str) else weights_key
+        hint = f" ({weights_hint})" if isinstance(state, dict) and any(k in state for k in keys) else ""
         raise UserError(f"--resume {path}: not {what}{hint}")
     return state
 
 
 def load_checkpoint(path: Path) -> dict:
     """A decoder training checkpoint, or a UserError naming what is wrong with the file."""
-    state = read_checkpoint(path, FORMAT, "a stylecam training checkpoint", "net.0.1.weight",
+    state = read_checkpoint(path, FORMAT, "a stylecam training checkpoint", ("weights", "net.0.1.weight"),
                             "a decoder file: use --init-from")
     try:
         Decoder().load_state_dict(decoder_state(state["decoder"]))

@@ -47,7 +47,7 @@ class TrainConfig:
     lr: float = 1e-4
     lr_decay: float = 5e-5
     style_weight: float = 10.0
-    # faithfulness and steadiness (issue 9): see train/losses.py
+    # faithfulness and steadiness: see train/losses.py
     # of each batch: photos that are their own style, decoded at α = 0 (4 of 8). Half, because since
     # the decoder's strength modulation the two ends barely compete: the shipped decoder's recipe
     identity_share: float = 0.5

@@ -1,6 +1,6 @@
 """The TensorRT backend's ``encode``/``decode``: engines of the encoder and decoder graphs.
 
-Written against the TensorRT 10 Python API (not installable on the development machines).
+Written against the TensorRT 10 Python API (installable only from NVIDIA's own index: docs/design.md §5).
 Same discipline as the frame engine: both engines run on the backend's own CUDA stream, and
 at load each must keep its graph's contract (``tensorrt_build.ENCODER_IO`` / ``DECODER_IO``),
 so a damaged cache entry is one line, not a crash on the first frame. Their I/O buffers are

@@ -1,13 +1,14 @@
 """PyTorch backend: CPU, or CUDA with fp16/bf16, channels_last, CUDA graphs and torch.compile.
 
-channels_last is off by default: measured on an H100 at 1280×720 (export/gpu_bench.py),
-fp16 NCHW ran 118 frames/s and fp16 channels_last 65 (reflection padding is slow in NHWC).
+channels_last is off by default in eager mode: reflection padding is slow in NHWC, so eager
+fp16 runs about half as fast in channels_last as in NCHW on a GPU (export/gpu_bench.py measures
+it; figures in docs/benchmarks.md).
 
 torch.compile (``compile=True``) fuses the memory-bound layers between the convolutions
-(padding, ReLU, up-sampling, the uint8 conversions): on the same H100, fp16 channels_last
-compiled ran 379.5 frames/s against 121.3 for eager fp16 with CUDA graphs, after a 10 s
-compile per frame size. On the 2-core CPU it was 1.1× eager torch at 256×256 after a 35 s
-first compile, so the registry uses it on CUDA by default and on the CPU only when asked.
+(padding, ReLU, up-sampling, the uint8 conversions), the padding included, so compiled it runs
+channels_last, several times faster than eager on CUDA after a compile of seconds per frame
+size. On the CPU it gains little after a long first compile, so it is used on CUDA by default
+and on the CPU only when asked.
 
 CUDA graphs: at 1280×720 one frame is a few milliseconds of GPU work spread
 over ~60 kernel launches, so launch overhead matters; one graph is captured per
@@ -28,7 +29,7 @@ from .base import Backend
 
 MAX_GRAPHS = 4    # captured shapes kept (each holds its activations' memory)
 COMPILE_MODE = "default"          # torch.compile mode; export/gpu_bench.py compile step compares the others
-COMPILE_CHANNELS_LAST = True      # the layout the 379.5 frames/s above was measured in
+COMPILE_CHANNELS_LAST = True      # compiled, the padding is fused: the fast layout (export/gpu_bench.py)
 
 
 def _say(msg: str) -> None:

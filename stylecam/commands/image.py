@@ -42,7 +42,7 @@ image to the photo's palette (CORAL) before taking its statistics.
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ImageOptions:
     inputs: tuple[Path, ...]
     folder_input: bool
@@ -84,8 +84,9 @@ def parse(args) -> ImageOptions:
     if out is not None and not out_is_dir and not out.suffix:
         raise UserError(f"-o {args.out}: no file extension; give an image name like {args.out}.png, "
                         f"or end a folder's name with /")
-    return ImageOptions(inputs, src.is_dir(), out, out_is_dir, args.size, args.overwrite, args.skip_existing,
-                        style_options(args, (DEFAULT_STYLE,)), runtime_options(args))
+    return ImageOptions(inputs=inputs, folder_input=src.is_dir(), out=out, out_is_dir=out_is_dir, size=args.size,
+                        overwrite=args.overwrite, skip_existing=args.skip_existing,
+                        style=style_options(args, (DEFAULT_STYLE,)), runtime=runtime_options(args))
 
 
 def run(args) -> int:
@@ -113,8 +114,7 @@ def run(args) -> int:
                 loaded.clear()
                 loaded[src] = _load(src, opts.size)
             rgb = loaded[src]
-            out = _stylize(session, rgb, style, opts.style)
-            write_image(dst, out, opts.overwrite)
+            write_image(dst, _stylize(session, rgb, style, opts.style), opts.overwrite, bgr=True)
         except UserError as e:
             if not batch:
                 raise
@@ -138,14 +138,13 @@ def _load(src: Path, size: int) -> np.ndarray:
 
 
 def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions) -> np.ndarray:
+    """The picture (H×W×3 RGB) stylized, in the backend's order (BGR): written as it comes."""
     mean, std = style.mean, style.std
     if opts.preserve_color == "coral":
         mean, std = _coral_stats(session, style, rgb)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     out = session.backend.stylize(bgr, mean, std, opts.alpha)
-    if opts.preserve_color == "luminance":
-        out = keep_content_colors(out, bgr)
-    return cv2.cvtColor(out, cv2.COLOR_BGR2RGB)
+    return keep_content_colors(out, bgr) if opts.preserve_color == "luminance" else out
 
 
 def _jobs(opts: ImageOptions, styles) -> list[tuple[Path, object, Path]]:

@@ -7,9 +7,8 @@ from pathlib import Path
 from ..errors import UserError
 from ..live.keys import parse_script
 from ..live.loop import LiveOptions, run_live
-from ..options import (add_runtime_arguments, add_style_arguments, frame_size, longer_side, number,
-                       runtime_options, style_options)
-from ..temporal.smoothing import add_smooth_arguments, smooth_options
+from ..options import (add_runtime_arguments, add_smooth_arguments, add_style_arguments, frame_size, longer_side,
+                       number, runtime_options, smooth_options, style_options)
 
 HELP = ("Stylize a camera (or a video file or stream URL) in real time in a window, with hotkeys to "
         "switch styles, change strength, record, take screenshots and feed a virtual camera.")
@@ -59,9 +58,10 @@ def add_arguments(p):
 def parse(args) -> LiveOptions:
     script = parse_script(args.keys)
     keys = tuple((frame, key) for frame in sorted(script) for key in script[frame])
-    return LiveOptions(args.camera, args.camera_size, args.once, args.size,
-                       not args.no_window, args.max_frames, keys, Path(args.out_dir), smooth_options(args),
-                       style_options(args, _builtin_styles() if not args.style else ()), runtime_options(args), args.fast_file)
+    return LiveOptions(camera=args.camera, camera_size=args.camera_size, once=args.once, size=args.size,
+                       window=not args.no_window, max_frames=args.max_frames, keys=keys, out_dir=Path(args.out_dir),
+                       smooth=smooth_options(args), runtime=runtime_options(args), fast_file=args.fast_file,
+                       style=style_options(args, _builtin_styles() if not args.style else ()))
 
 
 def _builtin_styles() -> tuple[str, ...]:

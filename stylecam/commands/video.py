@@ -7,11 +7,11 @@ from pathlib import Path
 
 from ..errors import UserError, as_interrupted
 from ..images import MAX_PIXELS, check_pixels
-from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
-                       longer_side, number, runtime_options, style_options)
+from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_smooth_arguments,
+                       add_style_arguments, longer_side, number, runtime_options, smooth_options, style_options)
 from ..safeio import atomic_output, check_output_file, next_free, safe_name
 from ..session import open_session
-from ..temporal.smoothing import SmoothOptions, TemporalSmoother, add_smooth_arguments, smooth_options
+from ..temporal.smoothing import SmoothOptions, TemporalSmoother
 from ..video.pipeline import PipelineSettings, Progress, StyleSchedule, stylize_video
 from ..video.io import VIDEO_EXTS, check_output_format, inspect, output_size, probe
 
@@ -34,11 +34,11 @@ if the container cannot hold them). The file appears only when complete.
 --smooth reduces flicker: 'stats' smooths AdaIN's content statistics over time,
 'flow' blends the previous output along optical flow, 'both', 'features' blends
 along the flow in the encoder's feature space (the best trade of steadiness
-against style on our measurements, see the README). Every mode runs on every backend.
+against style measured: docs/video.md). Every mode runs on every backend.
 """
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class VideoOptions:
     input: Path
     out: Path | None                      # None: beside the input, named after the style
@@ -82,10 +82,11 @@ def add_arguments(p):
 
 
 def parse(args) -> VideoOptions:
-    smooth = smooth_options(args)
-    return VideoOptions(Path(args.input), Path(args.out) if args.out else None, args.size, args.max_size,
-                        args.start, args.duration, args.batch, args.crf, args.preset, not args.no_audio,
-                        args.overwrite, smooth, style_options(args, (DEFAULT_STYLE,)), runtime_options(args))
+    return VideoOptions(input=Path(args.input), out=Path(args.out) if args.out else None, size=args.size,
+                        max_size=args.max_size, start=args.start, duration=args.duration, batch=args.batch,
+                        crf=args.crf, preset=args.preset, audio=not args.no_audio, overwrite=args.overwrite,
+                        smooth=smooth_options(args), style=style_options(args, (DEFAULT_STYLE,)),
+                        runtime=runtime_options(args))
 
 
 def run(args) -> int:
@@ -111,8 +112,9 @@ def run(args) -> int:
     expected = info.frames if not (opts.start or opts.duration) and info.frames else \
         max(1, round(span * float(info.fps)))
     schedule = StyleSchedule(styles, expected)
-    settings = PipelineSettings(size, opts.start, opts.duration or 0.0, batch, opts.style.alpha,
-                                opts.style.preserve_color == "luminance", opts.audio, opts.crf, opts.preset)
+    settings = PipelineSettings(size=size, start=opts.start, duration=opts.duration or 0.0, batch=batch,
+                                alpha=opts.style.alpha, preserve_color=opts.style.preserve_color == "luminance",
+                                audio=opts.audio, crf=opts.crf, preset=opts.preset)
     names = " -> ".join(s.name for s in styles) + ("" if args.style else " (the default; choose another with -s)")
     print(f"output: {out}: {size[0]}×{size[1]}, style {names}, smoothing {opts.smooth.mode}"
           + (f", batch {batch} (large frames)" if batch < opts.batch else ""), file=sys.stderr)

@@ -22,9 +22,9 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..entry import entry_point
-from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, listed, longer_side, number, parser,
-                       runtime_options)
-from ..temporal.smoothing import SmoothOptions, add_smooth_arguments, smooth_options
+from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, add_smooth_arguments, listed,
+                       longer_side, number, parser, runtime_options, smooth_options)
+from ..temporal.smoothing import SmoothOptions
 from ..commands.bench import cpu_model
 from .loop import LiveOptions, run_live
 
@@ -37,8 +37,9 @@ WARMUP = 3     # first frames: allocation and thread start-up, not the steady st
 
 def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOptions,
             smooth: SmoothOptions, fast_file: bool = False) -> dict:
-    opts = LiveOptions(camera, None, False, size, False, frames + WARMUP, (), Path(tempfile.gettempdir()),
-                       smooth, StyleOptions((style,), None, 1.0, None), runtime, fast_file)
+    opts = LiveOptions(camera=camera, camera_size=None, once=False, size=size, window=False,
+                       max_frames=frames + WARMUP, keys=(), out_dir=Path(tempfile.gettempdir()), smooth=smooth,
+                       style=StyleOptions((style,), None, 1.0, None), runtime=runtime, fast_file=fast_file)
     shape = {}
 
     def after_warmup(loop):

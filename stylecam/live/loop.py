@@ -42,7 +42,7 @@ PROGRESS_EVERY_S = 2.0   # headless progress lines on stderr
 PAUSED_TICK_S = 1 / 30   # loop rate while paused (no new frames to wait for)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LiveOptions:
     camera: str                               # device index, video file or URL
     camera_size: tuple[int, int] | None       # requested capture size (cameras only)

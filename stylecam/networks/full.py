@@ -42,4 +42,5 @@ def legacy(obj: object) -> dict | None:
 FULL = register(NetworkKind(
     name=StyleTransfer.kind, model=StyleTransfer, config=ModelConfig,
     build=lambda config, vgg: StyleTransfer(vgg, Decoder(), config),
-    asset="decoder.pt", noun="decoder of the full model", hint=HINT, option="decoder", legacy=legacy))
+    asset="decoder.pt", noun="decoder of the full model", hint=HINT, option="decoder", legacy=legacy,
+    retired=("eps",)))                 # written by a stylecam whose config still named AdaIN's constant

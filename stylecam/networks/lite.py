@@ -26,4 +26,5 @@ def legacy(obj: object) -> dict | None:
 LITE = register(NetworkKind(
     name=LiteStyleTransfer.kind, model=LiteStyleTransfer, config=LiteConfig,
     build=lambda config, vgg: LiteStyleTransfer(vgg, config),
-    asset="lite.pt", noun="stylecam-lite model", hint=HINT, option="lite", live_on_cpu=True, legacy=legacy))
+    asset="lite.pt", noun="stylecam-lite model", hint=HINT, option="lite", live_on_cpu=True, legacy=legacy,
+    retired=("style_size", "eps")))    # in the first files' configs; the VGG's statistics use the runtime's

@@ -15,7 +15,7 @@
   onto this one, are mixed in on reliable cells, and the result is given back the
   statistics of this frame's features before AdaIN and the decoder. The decoder
   then draws crisp textures from a steadier feature map, where pixel blending
-  averages two textures into a blur (see the README's flicker table).
+  averages two textures into a blur (docs/video.md, the flicker table).
 
 ``stats``, ``both`` and ``features`` work between the backend's ``encode`` and
 ``decode`` (the network split at the features), so every mode runs on every backend.
@@ -23,7 +23,6 @@ No PyAV here: the live loop uses it too.
 """
 from __future__ import annotations
 
-import argparse
 from dataclasses import dataclass
 
 import cv2
@@ -57,21 +56,6 @@ class SmoothOptions:
     def split(self) -> bool:
         """Whether the backend must run encode/decode (``backends.create(..., split=...)``)."""
         return self.mode in SPLIT_MODES
-
-
-def add_smooth_arguments(g: argparse._ActionsContainer) -> None:
-    """--smooth, --smooth-momentum, --flow-weight: the same switch in every command."""
-    d = SmoothOptions()
-    g.add_argument("--smooth", default=d.mode, choices=MODES,
-                   help="flicker reduction: off (default), stats, flow, both or features (any backend)")
-    g.add_argument("--smooth-momentum", type=float, default=d.stats_momentum,
-                   help=f"--smooth stats/both: share of the past in the running μ, σ (default {d.stats_momentum})")
-    g.add_argument("--flow-weight", type=float, default=d.flow_weight,
-                   help=f"--smooth flow/both/features: share of the warped past (default {d.flow_weight})")
-
-
-def smooth_options(args: argparse.Namespace) -> SmoothOptions:
-    return SmoothOptions(args.smooth, args.smooth_momentum, args.flow_weight)
 
 
 class StatsSmoothing:

@@ -5,7 +5,7 @@
 
 For every variant: the warping error (flow named), its change against per-frame,
 the mean/std style loss against the painting and its change, the content loss.
-Target (issue 6): warping error ≥ 40 % lower with style loss ≤ 10 % worse.
+Target: warping error ≥ 40 % lower with style loss ≤ 10 % worse.
 Every variant runs on the chosen network (``--model``, default auto: the full one) and backend
 (``--backend``, default auto).
 Prints a table on stderr and the JSON on stdout (``--json FILE`` writes it too).

@@ -24,7 +24,7 @@ from ..styles import Style
 from .io import Frame, Threaded, VideoInfo, VideoWriter, read_frames
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class PipelineSettings:
     size: tuple[int, int]        # output (width, height)
     start: float                 # seconds
