@@ -58,7 +58,7 @@ NAMES = ("auto",) + tuple(SPECS)
 # (backend, precision) on the CPU, fastest first, per CPU kind (cpu.kind) and network, as measured
 # with `stylecam bench` (docs/benchmarks-cpu.md). INT8 only for lite: its calibration takes seconds,
 # the full network's a minute, more than a picture or a clip gains from it.
-MEASURED_FIRST = (("onnxruntime", "fp32"), ("torch", "fp32"))       # 2-core AVX-512 EPYC and Xeon
+MEASURED_FIRST = (("onnxruntime", "fp32"), ("torch", "fp32"))       # measured first, on a 2-core AVX-512 EPYC
 CPU_RANKING = {
     ("avx2", "lite"): (("openvino", "int8"), ("openvino", "fp32"), ("onnxruntime", "fp32"), ("torch", "fp32")),
     ("avx2", "full"): (("openvino", "fp32"), ("onnxruntime", "fp32"), ("torch", "fp32")),
@@ -156,16 +156,19 @@ def _auto_cpu(model, device: str, precision: str, kw: dict, split: bool, notes: 
     kind, network = cpu.kind(cpu.this_cpu().flags), getattr(model, "kind", "")
     measured = (kind, network) in CPU_RANKING
     source = f"measured on {kind} CPUs" if measured else f"measured on AVX-512 CPUs; {kind} ones not yet"
+    verdict = "slower here than"
     ranking = cpu_ranking(network)
     if kw.get("compile"):
         notes += [f"{name}: --compile asks for torch" for name in dict(ranking) if name != "torch"]
         ranking = (("torch", "fp32"),)
     if precision != "auto":     # the measured order of that precision, else the table's
-        ranking = (tuple((n, p) for n, p in ranking if p == precision)
-                   or tuple((s.name, precision) for s in TABLE if precision in s.precisions.get("cpu", ())))
+        ranking = tuple((n, p) for n, p in ranking if p == precision)
+        if not ranking:
+            ranking = tuple((s.name, precision) for s in TABLE if precision in s.precisions.get("cpu", ()))
+            source, verdict = f"{precision} not measured: the table's order", "tried after"
     for i, (name, prec) in enumerate(ranking):
         spec = SPECS[name]
-        why = refusal(spec, "cpu", prec, kw.get("compile")) or _missing(spec)
+        why = refusal(spec, "cpu", prec, kw.get("compile"))
         if not why:
             try:
                 backend = _make(spec, model, "cpu", prec, split, **kw)
@@ -174,7 +177,7 @@ def _auto_cpu(model, device: str, precision: str, kw: dict, split: bool, notes: 
         if why:
             notes.append(f"{name} {prec}: {why}")
             continue
-        notes += [f"{n} {p} on CPU: slower here than {name} {prec} ({source}, docs/benchmarks-cpu.md)"
+        notes += [f"{n} {p} on CPU: {verdict} {name} {prec} ({source}, docs/benchmarks-cpu.md)"
                   for n, p in ranking[i + 1:]]
         return BackendChoice(backend, tuple(notes))
     raise UserError("no backend could run: " + "; ".join(notes))
