@@ -180,9 +180,10 @@ def add_runtime_arguments(p: argparse.ArgumentParser, several_backends: bool = F
                        help="inference backend (default auto: the fastest that runs here, saying why)")
     g.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda[:N] (default auto)")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16", "int8"],
-                   help="compute precision (default auto: fp16 on CUDA, fp32 on the CPU; int8: onnxruntime on the CPU)")
+                   help="compute precision (default auto: fp16 on CUDA, fp32 on the CPU, where --backend auto takes int8 "
+                        "if measured faster on this kind of CPU; int8: onnxruntime or openvino on the CPU)")
     g.add_argument("--onnx", metavar="PATH",
-                   help="frame graph from `python -m export.onnx` for the onnxruntime/tensorrt backends "
+                   help="frame graph from `python -m export.onnx` for the onnxruntime/openvino/tensorrt backends "
                         "(default: exported once into the user cache)")
     g.add_argument("--engine", metavar="PATH",
                    help="TensorRT engine from `python -m export.trt` (default: built once into the user cache)")

@@ -24,6 +24,7 @@ ENTRIES = {   # module (python -m) or script -> the program name its usage line 
     "export.trt": "python -m export.trt",
     "export.parity": "python -m export.parity",
     "export.int8_bench": "python -m export.int8_bench",
+    "export.cpu_bench": "python -m export.cpu_bench",
     "export.gpu_bench": "python3 -m export.gpu_bench",
     "train.__main__": "python -m train",
     "train.lite": "python -m train.lite",
