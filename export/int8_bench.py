@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
 import time
@@ -54,27 +53,12 @@ def parity(fp32, int8, photos, styles, size) -> dict:
 
 
 def speed(backends: dict, sizes, repeats: int, warmup: int) -> list[dict]:
+    from export.cpu_bench import timed
     from stylecam.styles import load_bank
     style = next(iter(load_bank().values()))
-    rng = np.random.default_rng(0)
-    results = []
-    for w, h in sizes:
-        frame = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
-        run = {k: (lambda b=b: b.stylize(frame, style.mean, style.std, 1.0)) for k, b in backends.items()}
-        for _ in range(warmup):
-            for f in run.values():
-                f()
-        times = {k: [] for k in run}
-        for _ in range(repeats):
-            for k, f in run.items():           # alternate, so load from other processes hits both
-                t0 = time.perf_counter()
-                f()
-                times[k].append(time.perf_counter() - t0)
-        row = {"size": f"{w}x{h}"}
-        row.update({f"{k}_fps": round(1 / statistics.median(t), 2) for k, t in times.items()})
-        row["speedup"] = round(row["int8_fps"] / row["fp32_fps"], 2)
-        results.append(row)
-    return results
+    return [{"size": r["size"], "fp32_fps": r["fp32"]["fps"], "int8_fps": r["int8"]["fps"],
+             "speedup": round(r["int8"]["fps"] / r["fp32"]["fps"], 2)}
+            for r in timed(backends, sizes, repeats, warmup, style)]
 
 
 @entry_point("export.int8_bench")

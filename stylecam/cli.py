@@ -17,6 +17,7 @@ COMMANDS = {   # name -> (module, one-line help)
     "live": ("stylecam.commands.live", "real-time window on a camera or video file (the default command)"),
     "image": ("stylecam.commands.image", "stylize one image or a folder of images"),
     "video": ("stylecam.commands.video", "stylize a video file, sound kept"),
+    "serve": ("stylecam.commands.serve", "the live stylizer in a browser tab (camera in the page)"),
     "styles": ("stylecam.commands.styles", "list the built-in styles"),
     "demo": ("stylecam.commands.demo", "sample photos × built-in styles -> one contact sheet"),
     "bench": ("stylecam.commands.bench", "frames/s per backend and size"),

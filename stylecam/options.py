@@ -180,9 +180,10 @@ def add_runtime_arguments(p: argparse.ArgumentParser, several_backends: bool = F
                        help="inference backend (default auto: the fastest that runs here, saying why)")
     g.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda[:N] (default auto)")
     g.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16", "int8"],
-                   help="compute precision (default auto: fp16 on CUDA, fp32 on the CPU; int8: onnxruntime on the CPU)")
+                   help="compute precision (default auto: fp16 on CUDA, fp32 on the CPU, where --backend auto takes int8 "
+                        "if measured faster on this kind of CPU; int8: onnxruntime or openvino on the CPU)")
     g.add_argument("--onnx", metavar="PATH",
-                   help="frame graph from `python -m export.onnx` for the onnxruntime/tensorrt backends "
+                   help="frame graph from `python -m export.onnx` for the onnxruntime/openvino/tensorrt backends "
                         "(default: exported once into the user cache)")
     g.add_argument("--engine", metavar="PATH",
                    help="TensorRT engine from `python -m export.trt` (default: built once into the user cache)")
@@ -208,6 +209,30 @@ def smooth_options(args: argparse.Namespace):
     """The SmoothOptions of --smooth, --smooth-momentum, --flow-weight (checked by SmoothOptions)."""
     from .temporal.smoothing import SmoothOptions
     return SmoothOptions(mode=args.smooth, stats_momentum=args.smooth_momentum, flow_weight=args.flow_weight)
+
+
+def add_mask_arguments(g, temporal: bool) -> None:
+    """--mask, --mask-feather, --mask-model, and (temporal: video and live) --mask-momentum."""
+    from .mask import MODES, MaskOptions
+    d = MaskOptions()
+    g.add_argument("--mask", choices=MODES, help="stylize only the background (the person stays as in the photo) "
+                                                 "or only the person (default: the whole frame)")
+    g.add_argument("--mask-feather", type=number(0, 100), default=d.feather, metavar="PX",
+                   help=f"soft edge of the mask: the blur's sigma in output pixels (default {d.feather:g}; "
+                        "0: the model's own)")
+    if temporal:
+        g.add_argument("--mask-momentum", type=number(0, 1), default=d.momentum, metavar="M",
+                       help=f"share of the past in the running mask, so its edge does not boil "
+                            f"(default {d.momentum:g}; 0: each frame's own; below 1)")
+    g.add_argument("--mask-model", metavar="PATH",
+                   help="a person-segmentation ONNX graph (default: the shipped MediaPipe selfie models)")
+
+
+def mask_options(args: argparse.Namespace):
+    """The MaskOptions of --mask, --mask-feather, --mask-momentum, --mask-model (checked by MaskOptions)."""
+    from .mask import MaskOptions
+    momentum = getattr(args, "mask_momentum", MaskOptions().momentum)
+    return MaskOptions(mode=args.mask, feather=args.mask_feather, momentum=momentum, model=args.mask_model)
 
 
 def style_options(args: argparse.Namespace, default: tuple[str, ...] = ()) -> StyleOptions:

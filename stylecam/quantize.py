@@ -91,12 +91,25 @@ class _Feeds:
         self._it = iter(self.feeds[start_index:end_index])
 
 
+def saturates_here() -> bool:
+    """Without VNNI, x86 INT8 kernels multiply u8 × s8 with vpmaddubsw, whose 16-bit pair sums
+    saturate with 8-bit weights: ONNX Runtime and OpenVINO both gave a mean error twice the
+    INT8 bounds on such a CPU, and within them with 7-bit weights (``reduce_range``)."""
+    from .backends.cpu import this_cpu
+    flags = this_cpu().flags
+    return ("avx2" in flags or "avx512bw" in flags) and not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}
+
+
 def onnx2int8(fp32_onnx, out, calibration_frames: list[dict[str, np.ndarray]],
-              method: str = CALIBRATION_METHOD, ops: list[str] = QUANTIZED_OPS) -> Path:
+              method: str = CALIBRATION_METHOD, ops: list[str] = QUANTIZED_OPS, *,
+              exclude: tuple[str, ...] = (), operator_format: bool = False, per_channel: bool = True,
+              reduce_range: bool | None = None) -> Path:
     """Quantize the fp32 frame graph ``fp32_onnx`` into ``out`` (written atomically).
     calibration_frames: feeds of the frame graph (frame, style_mean, style_std, alpha).
     method: activation calibration, 'minmax', 'percentile' or 'entropy'; ops: the ONNX op types
-    to quantize (the benchmark compares others)."""
+    to quantize; exclude: node names left fp32; operator_format: QOperator (QLinearConv …) instead of
+    QDQ pairs; reduce_range: 7-bit weights (None: where this CPU needs them, ``saturates_here``)
+    (the benchmarks compare these: export/cpu_bench.py, export/int8_bench.py)."""
     import contextlib
     import io
 
@@ -116,6 +129,7 @@ def onnx2int8(fp32_onnx, out, calibration_frames: list[dict[str, np.ndarray]],
                         "(python -m export.onnx --precision fp32)")
     if not calibration_frames:
         raise UserError("INT8 calibration needs at least one frame")
+    reduce_range = saturates_here() if reduce_range is None else reduce_range
     with tempfile.TemporaryDirectory(prefix="stylecam-int8-") as tmp:
         prepared, quantized = Path(tmp) / "prepared.onnx", Path(tmp) / "int8.onnx"
         # CalibStridedMinMax 1: one frame's activations at a time (any method: hundreds of MB per 480×272 frame)
@@ -123,14 +137,16 @@ def onnx2int8(fp32_onnx, out, calibration_frames: list[dict[str, np.ndarray]],
         with contextlib.redirect_stdout(io.StringIO()):        # the histogram calibrators print progress
             quant_pre_process(str(fp32_onnx), str(prepared), skip_symbolic_shape=True)
             quantize_static(str(prepared), str(quantized), _Feeds(list(calibration_frames)),
-                            quant_format=QuantFormat.QDQ, op_types_to_quantize=list(ops), per_channel=True,
+                            quant_format=QuantFormat.QOperator if operator_format else QuantFormat.QDQ,
+                            op_types_to_quantize=list(ops), per_channel=per_channel, nodes_to_exclude=list(exclude),
+                            reduce_range=reduce_range,
                             activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
                             calibrate_method=methods[method], extra_options=extra)
         proto = onnx.load_model(str(quantized))
     del proto.metadata_props[:]
     calibration = method + (f" {CALIBRATION_PERCENTILE}" if method == "percentile" else "")
     meta.update({"stylecam.precision": "int8", "stylecam.int8_from": file_hash(fp32_onnx),
-                 "stylecam.int8_ops": ", ".join(ops),
+                 "stylecam.int8_ops": ", ".join(ops), "stylecam.int8_weights": "7-bit" if reduce_range else "8-bit",
                  "stylecam.int8_calibration": f"{calibration}, {len(calibration_frames)} frames, "
                                               f"version {CALIBRATION_VERSION}"})
     for k, v in meta.items():
@@ -151,7 +167,8 @@ def cached_int8(fp32_path) -> Path:
     from .safeio import writable_cache
     if check_stylecam_onnx(fp32_path, "frame").get("stylecam.precision") == "int8":
         return Path(fp32_path)
-    key = f"{file_hash(fp32_path)}-ort{onnxruntime.__version__}-c{CALIBRATION_VERSION}"
+    weights = "-w7" if saturates_here() else ""
+    key = f"{file_hash(fp32_path)}-ort{onnxruntime.__version__}-c{CALIBRATION_VERSION}{weights}"
     path = user_cache_dir() / "onnx" / f"stylecam-int8-{key}.onnx"
     if not path.is_file():
         path = writable_cache(path.parent, "the INT8 graph") / path.name

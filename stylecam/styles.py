@@ -108,17 +108,20 @@ class StyleLibrary:
         style = self.from_bytes(p.read_bytes(), name=p.stem, label=str(p))
         return Style(style.name, style.mean, style.std, p)
 
-    def from_bytes(self, data: bytes, name: str, label: str = "style image") -> Style:
+    def from_bytes(self, data: bytes, name: str, label: str = "style image", persist: bool = True) -> Style:
+        """persist: keep the statistics in the disk cache too (not for a painting uploaded to the
+        served page, which stays in memory only)."""
         key = self._key(data)
         with self._lock:
             if key in self._memory:
                 return Style(name, self._memory[key].mean, self._memory[key].std)
-        style = self._load_disk(key, name)
+        style = self._load_disk(key, name) if persist else None
         if style is None:
             img = resize_longer(decode_image(data, label), self.config.style_size)
             mean, std = self.stats_of(img)
             style = Style(name, mean, std)
-            self._save_disk(key, style)
+            if persist:
+                self._save_disk(key, style)
         with self._lock:
             self._memory[key] = style
         return style

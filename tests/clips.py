@@ -1,8 +1,11 @@
-"""Small synthetic clips written with PyAV for the video and flicker tests."""
+"""Small clips written with PyAV for the video, flicker and mask tests (generated, or scikit-image's
+public-domain astronaut)."""
 from __future__ import annotations
 
+import functools
 import itertools
 from fractions import Fraction
+from typing import Callable
 
 import av
 import numpy as np
@@ -19,9 +22,26 @@ def moving_pattern(i: int, h: int, w: int) -> np.ndarray:
     return img
 
 
+@functools.cache
+def _astronaut_bgr() -> np.ndarray:
+    import cv2
+    import skimage.data
+    return cv2.cvtColor(skimage.data.astronaut(), cv2.COLOR_RGB2BGR)
+
+
+def person(i: int, h: int, w: int) -> np.ndarray:
+    """(H, W, 3) uint8 BGR: the astronaut (a person, head and shoulders), drifting 2 source px per frame."""
+    import cv2
+    src = _astronaut_bgr()
+    x0 = min(2 * i, 64)
+    return cv2.resize(src[:, x0:x0 + 448], (w, h), interpolation=cv2.INTER_AREA)
+
+
 def make_clip(path, w: int = 64, h: int = 48, frames: int = 20, fps: int = 10, audio: str | None = "aac",
-              rate: int = 8000, rotation: int | None = None, vcodec: str = "libx264") -> None:
-    """Write a clip: ``frames`` frames of a moving pattern, and a 440 Hz sine of the same length."""
+              rate: int = 8000, rotation: int | None = None, vcodec: str = "libx264",
+              pattern: Callable[[int, int, int], np.ndarray] = moving_pattern) -> None:
+    """Write a clip: ``frames`` frames of ``pattern(i, h, w)`` (default: a moving pattern), and a 440 Hz sine
+    of the same length."""
     with av.open(str(path), "w") as out:
         vs = out.add_stream(vcodec, rate=fps)
         vs.width, vs.height, vs.pix_fmt = w, h, "yuv420p"
@@ -31,7 +51,7 @@ def make_clip(path, w: int = 64, h: int = 48, frames: int = 20, fps: int = 10, a
         if audio:
             ast = out.add_stream(audio, rate=rate)
             ast.layout = "mono"
-        _encode(out, vs, (_video_frame(moving_pattern(i, h, w), i, fps) for i in range(frames)))
+        _encode(out, vs, (_video_frame(pattern(i, h, w), i, fps) for i in range(frames)))
         if ast is not None:
             n = rate * frames // fps
             pcm = (0.3 * np.sin(2 * np.pi * 440 * np.arange(n) / rate) * 32767).astype(np.int16)

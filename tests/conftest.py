@@ -87,10 +87,12 @@ def lively_decoder(lively_model, tmp_path_factory):
 
 
 HAS_ORT = importlib.util.find_spec("onnxruntime") is not None
+HAS_OV = importlib.util.find_spec("openvino") is not None
 HAS_TRT = importlib.util.find_spec("tensorrt") is not None and torch.cuda.is_available()
 # Every backend runs the same split and smoothing tests; TensorRT where it is installed.
 SPLIT_BACKENDS = ["torch",
                   pytest.param("onnxruntime", marks=pytest.mark.skipif(not HAS_ORT, reason="needs onnxruntime")),
+                  pytest.param("openvino", marks=pytest.mark.skipif(not HAS_OV, reason="needs openvino")),
                   pytest.param("tensorrt", marks=[pytest.mark.tensorrt,
                                                   pytest.mark.skipif(not HAS_TRT, reason="needs TensorRT and CUDA")])]
 

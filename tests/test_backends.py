@@ -7,13 +7,15 @@ import numpy as np
 import pytest
 import torch
 
-from conftest import HAS_ORT, HAS_TRT, SPLIT_BACKENDS, synthetic_rgb
+from conftest import HAS_ORT, HAS_OV, HAS_TRT, SPLIT_BACKENDS, synthetic_rgb
 from stylecam.adain import calc_mean_std
 from stylecam.backends import NAMES, create
 from stylecam.errors import UserError
 from stylecam.images import to_tensor
 
-AVAILABLE = ["torch"] + (["onnxruntime"] if HAS_ORT else []) + (["tensorrt"] if HAS_TRT else [])
+AVAILABLE = (["torch"] + (["onnxruntime"] if HAS_ORT else []) + (["openvino"] if HAS_OV else [])
+             + (["tensorrt"] if HAS_TRT else []))
+GRAPH_BACKENDS = ("onnxruntime", "openvino", "tensorrt")      # take --onnx
 
 
 def _bgr(h, w, seed=0):
@@ -35,7 +37,7 @@ def onnx_path(make_backend):
 @pytest.fixture(scope="module", params=AVAILABLE)
 def backend(request, lively_model, onnx_path):
     import copy
-    onnx = onnx_path if request.param in ("onnxruntime", "tensorrt") else None
+    onnx = onnx_path if request.param in GRAPH_BACKENDS else None
     return create(request.param, copy.deepcopy(lively_model), "auto", "auto", onnx=onnx).backend
 
 
@@ -111,20 +113,49 @@ def test_cuda_requests_without_cuda_are_refused(model):
         create("torch", model, "cpu", "fp16")
 
 
+def _first_installed(ranking):
+    return next((n, p) for n, p in ranking if n in AVAILABLE)
+
+
 @pytest.mark.skipif(not HAS_ORT or torch.cuda.is_available(), reason="checks the CPU-only choice")
-def test_auto_on_cpu_picks_onnxruntime_exports_once_and_says_why(model, capsys):
+def test_auto_on_cpu_picks_the_measured_fastest_exports_once_and_says_why(model, capsys):
+    from stylecam.backends import cpu_ranking
     from stylecam.paths import user_cache_dir
+    name, precision = _first_installed(cpu_ranking("full"))
     choice = create("auto", model, "auto", "auto")
-    assert choice.backend.name == "onnxruntime"
+    assert (choice.backend.name, choice.backend.precision) == (name, precision)
     report = choice.report()
-    assert report.startswith("backend: onnxruntime on CPU fp32")
+    assert report.startswith(f"backend: {name} on CPU {precision}")
     assert "not used: tensorrt:" in report and "not used: torch on CUDA" in report
-    assert "not used: torch on CPU: slower here than onnxruntime" in report
+    assert f"not used: torch fp32 on CPU: slower here than {name} {precision} (measured on" in report
     assert "backend: exporting the network to ONNX once" in capsys.readouterr().err
     cached = list((user_cache_dir() / "onnx").glob("*.onnx"))
     assert len(cached) == 1 and cached[0].with_name(cached[0].name + ".json").is_file()   # size + sha256
     create("auto", model, "cpu", "auto")                        # second time: from the cache
     assert "exporting" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("flags,network,first", [
+    ({"avx2", "fma"}, "lite", ("openvino", "int8")),           # measured: INT8 pays there with OpenVINO
+    ({"avx2", "fma"}, "full", ("openvino", "fp32")),
+    ({"avx2", "avx512f", "avx512_vnni"}, "lite", ("onnxruntime", "fp32")),   # not measured with openvino
+    (set(), "full", ("onnxruntime", "fp32")),
+])
+def test_cpu_ranking_is_keyed_by_the_cpu_kind(flags, network, first):
+    from stylecam.backends import cpu_ranking
+    ranking = cpu_ranking(network, frozenset(flags))
+    assert ranking[0] == first and ("torch", "fp32") in ranking
+
+
+def test_the_table_checks_every_request_in_one_place():
+    from stylecam.backends import SPECS, TABLE, refusal
+    assert NAMES == ("auto", *(s.name for s in TABLE))
+    for spec in TABLE:
+        for device, precisions in spec.precisions.items():
+            assert all(refusal(spec, device, p, None) is None for p in ("auto", *precisions))
+    assert refusal(SPECS["openvino"], "cuda", "fp32", None) == "the openvino backend runs on the CPU only: use --device cpu"
+    assert "needs CUDA" in refusal(SPECS["torch"], "cpu", "fp16", None)
+    assert refusal(SPECS["openvino"], "cpu", "fp32", True).startswith("--compile is for the torch backend")
 
 
 @pytest.mark.parametrize("name", SPLIT_BACKENDS)
@@ -162,7 +193,7 @@ def test_split_needs_the_weights_of_the_given_graph(lively_model, model, onnx_pa
     with pytest.raises(UserError, match="holds other weights"):
         create("onnxruntime", copy.deepcopy(model), "cpu", "fp32", onnx=onnx_path, split=True)
     choice = create("auto", copy.deepcopy(model), "cpu", "auto", onnx=onnx_path, split=True)
-    assert choice.backend.name == "torch" and "onnxruntime: --onnx" in choice.report()
+    assert choice.backend.name == "torch" and "onnxruntime fp32: --onnx" in choice.report()
 
 
 def _style_of(model):
@@ -179,7 +210,7 @@ def test_damaged_cached_graph_is_exported_again_said_so(model, capsys):
         f.truncate(size // 2)                      # as a full disk or a killed copy leaves it
     capsys.readouterr()
     choice = create("auto", model, "cpu", "auto")
-    assert choice.backend.name == "onnxruntime"    # repaired, not a silent fall back to torch
+    assert choice.backend.name != "torch"          # repaired, not a silent fall back to torch
     said = [line for line in capsys.readouterr().err.splitlines() if "damaged" in line]
     assert len(said) == 1 and str(path) in said[0] and f"{size // 2} bytes" in said[0]
     assert path.stat().st_size == size
@@ -220,8 +251,15 @@ def test_bench_command_writes_json_and_table(tmp_path, capsys):
     assert report["machine"]["cores"] >= 1 and report["machine"]["torch"] == torch.__version__
     (row,) = report["results"]
     assert row["size"] == "32x24" and set(row["batches"]) == {"1", "2"} and row["best_fps"] > 0
+    # the full network: ~483 K multiply-adds per pixel, counted at 32×24
+    assert 0.4e6 < row["g_macs_per_frame"] * 1e9 / (32 * 24) < 0.6e6 and row["precision"] == "fp32"
+    peak = report["machine"]["cpu_peak"]
+    assert row["peak_g_macs_per_s"] == peak["peak_g_macs_per_s"]["fp32"]
+    if row["peak_g_macs_per_s"]:
+        assert row["pct_of_peak"] == pytest.approx(100 * row["g_macs_per_s"] / row["peak_g_macs_per_s"], abs=0.2)
     assert report["style_switch"]["memory_cached_ms"] < report["style_switch"]["new_image_ms"]
-    assert "batch 1 fps" in capsys.readouterr().out
+    out = capsys.readouterr().out
+    assert "batch 1 fps" in out and "% of peak" in out and "CPU peak (estimate:" in out
 
 
 def test_bench_bad_options_are_one_line(capsys):

@@ -24,6 +24,7 @@ ENTRIES = {   # module (python -m) or script -> the program name its usage line 
     "export.trt": "python -m export.trt",
     "export.parity": "python -m export.parity",
     "export.int8_bench": "python -m export.int8_bench",
+    "export.cpu_bench": "python -m export.cpu_bench",
     "export.gpu_bench": "python3 -m export.gpu_bench",
     "train.__main__": "python -m train",
     "train.lite": "python -m train.lite",
@@ -33,9 +34,14 @@ ENTRIES = {   # module (python -m) or script -> the program name its usage line 
     "stylecam.tools.make_bank": "python -m stylecam.tools.make_bank",
     "stylecam.tools.flicker_report": "python -m stylecam.tools.flicker_report",
     "stylecam.live.bench": "python -m stylecam.live.bench",
+    "stylecam.serve.bench": "python -m stylecam.serve.bench",
     "scripts/video_check.py": "python scripts/video_check.py",
     "scripts/gpu_data.py": "python scripts/gpu_data.py",
     "scripts/alpha_sweep.py": "python scripts/alpha_sweep.py",
+    "scripts/convert_selfie_segmentation.py": "python scripts/convert_selfie_segmentation.py",
+    "scripts/astronaut_clip.py": "python scripts/astronaut_clip.py",
+    "scripts/mask_picture.py": "python scripts/mask_picture.py",
+    "scripts/serve_screenshot.py": "python scripts/serve_screenshot.py",
 }
 
 

@@ -199,8 +199,8 @@ def test_a_file_for_one_network_picks_it_under_auto(shipped):
     (["--decoder", "LITE"], "is a stylecam-lite model, not a decoder of the full model: use it with --model lite"),
     (["--lite", "DECODER"], "is a decoder of the full model, not a stylecam-lite model: use it with --model full"),
     (["--model", "huge"], "argument --model: huge: not a network; choose auto, full, lite or a weights file"),
-    (["--model", "lite", "--precision", "int8", "--backend", "torch"], "--precision int8 runs only with ONNX Runtime"),
-    (["--model", "lite", "--precision", "int8", "--device", "cpu"], "--precision int8 runs only with ONNX Runtime"),
+    (["--model", "lite", "--precision", "int8", "--backend", "torch"],
+     "--precision int8 runs only with onnxruntime or openvino on the CPU: add --backend onnxruntime"),
 ])
 def test_bad_model_options_are_one_line_and_write_nothing(capsys, assets, photo, style_image, tmp_path, argv,
                                                           message):

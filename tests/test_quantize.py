@@ -1,6 +1,8 @@
 """INT8 frame graphs (stylecam.quantize) on ONNX Runtime, and who may ask for them."""
 from __future__ import annotations
 
+import importlib.util
+
 import numpy as np
 import pytest
 
@@ -14,6 +16,16 @@ pytest.importorskip("onnxruntime")
 
 from stylecam import quantize  # noqa: E402
 from stylecam.backends.onnxruntime_backend import OnnxRuntimeBackend  # noqa: E402
+
+HAS_OV = importlib.util.find_spec("openvino") is not None
+INT8_BACKENDS = ["onnxruntime", pytest.param("openvino", marks=pytest.mark.skipif(not HAS_OV, reason="needs openvino"))]
+
+
+def _graph_backend(name, path):
+    if name == "onnxruntime":
+        return OnnxRuntimeBackend(path)
+    from stylecam.backends.openvino_backend import OpenVINOBackend
+    return OpenVINOBackend(path)
 
 # INT8 vs fp32 on 64×48 synthetic frames with the rescaled random decoder, 0-255 levels: stated
 # bounds, about 2× what was measured here (max 35, mean 6.4; the rescaled decoder amplifies the
@@ -58,10 +70,11 @@ def test_int8_graph_is_quantized_and_keeps_the_stylecam_metadata(graphs):
     assert [i.name for i in proto.graph.input] == ["frame", "style_mean", "style_std", "alpha"]
 
 
+@pytest.mark.parametrize("name", INT8_BACKENDS)
 @pytest.mark.parametrize("h,w", [(48, 64), (45, 61)])      # incl. a size that is not a multiple of 8
-def test_int8_runs_in_onnxruntime_close_to_fp32(graphs, style, h, w):
-    fp32, int8 = (OnnxRuntimeBackend(p) for p in graphs)
-    assert int8.device == "CPU int8"
+def test_int8_runs_close_to_fp32(graphs, style, name, h, w):
+    fp32, int8 = OnnxRuntimeBackend(graphs[0]), _graph_backend(name, graphs[1])
+    assert int8.device == "CPU int8" and int8.precision == "int8"
     frame = _bgr(h, w, seed=0)                           # not one of the calibration frames
     ref, out = fp32.stylize(frame, *style, 1.0), int8.stylize(frame, *style, 1.0)
     assert out.shape == (h, w, 3) and out.dtype == np.uint8
@@ -85,13 +98,20 @@ def test_calibration_frames_are_shipped_photos_and_styles():
     assert len({f["style_mean"].tobytes() for f in feeds}) == len(quantize.CALIBRATION_STYLES)
 
 
-def test_onnxruntime_backend_takes_precision_int8_on_the_cpu(model, graphs):
-    backend = create("onnxruntime", model, "auto", "int8", onnx=str(graphs[1])).backend
-    assert backend.device == "CPU int8"
+@pytest.mark.parametrize("name", INT8_BACKENDS)
+def test_graph_backends_take_precision_int8_on_the_cpu(model, graphs, name):
+    backend = create(name, model, "auto", "int8", onnx=str(graphs[1])).backend
+    assert (backend.name, backend.device) == (name, "CPU int8")
+
+
+def test_int8_weights_are_7_bit_where_the_cpu_would_saturate_8(graphs):
+    """Without VNNI, u8 × s8 pair sums saturate 16 bits (vpmaddubsw): 7-bit weights there."""
+    from stylecam.graphs import check_stylecam_onnx
+    expected = "7-bit" if quantize.saturates_here() else "8-bit"
+    assert check_stylecam_onnx(graphs[1], "frame")["stylecam.int8_weights"] == expected
 
 
 @pytest.mark.parametrize("backend,device,fix", [("torch", "cpu", "add --backend onnxruntime"),
-                                                ("auto", "auto", "add --backend onnxruntime"),
                                                 ("tensorrt", "cuda", "add --backend onnxruntime"),
                                                 ("onnxruntime", "cuda", "add --device cpu")])
 def test_int8_elsewhere_is_one_clear_line(model, backend, device, fix):

@@ -18,9 +18,13 @@ import cv2
 import numpy as np
 import torch
 
+from ..errors import UserError
+from ..model import MIN_SIDE, SIZE_MULTIPLE
+
 
 class Backend(ABC):
     name: str = "?"
+    precision: str = "fp32"      # what the arithmetic runs in: fp32, fp16, bf16 or int8 (bench's peak column)
 
     @property
     @abstractmethod
@@ -49,6 +53,27 @@ class Backend(ABC):
 
     def describe(self) -> str:
         return f"{self.name} on {self.device}"
+
+
+def require(package: str, backend: str, hint: str):
+    """The module ``package``, or the UserError that says how to install it for ``backend``."""
+    import importlib
+    try:
+        return importlib.import_module(package)
+    except ImportError:
+        raise UserError(f"the {backend} backend needs {package}: {hint}") from None
+
+
+def pad_frame(frame: np.ndarray, multiple: int = SIZE_MULTIPLE) -> np.ndarray:
+    """(H, W, 3) -> reflect-padded at the bottom/right to multiples of ``multiple``, for the graph and
+    engine backends whose inputs take such sides (BORDER_REFLECT_101 is torch's 'reflect')."""
+    h, w = frame.shape[:2]
+    if min(h, w) < MIN_SIDE:
+        raise UserError(f"frame {w}×{h} is too small: both sides must be at least {MIN_SIDE} pixels")
+    ph, pw = (-h) % multiple, (-w) % multiple
+    if not (ph or pw):
+        return np.ascontiguousarray(frame)
+    return cv2.copyMakeBorder(frame, 0, ph, 0, pw, cv2.BORDER_REFLECT_101)
 
 
 def keep_content_colors(stylized: np.ndarray, content: np.ndarray) -> np.ndarray:

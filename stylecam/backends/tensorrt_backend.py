@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 from typing import Callable
 
@@ -27,7 +28,7 @@ from ..graphs import FRAME_INPUTS, FRAME_OUTPUT
 from ..tensorrt_build import (Profile, io_problems, last_error, logger, one_line, output_shape_problem,
                               tensorrt_or_error)
 from .base import Backend
-from .onnxruntime_backend import pad_frame
+from .base import pad_frame
 
 REBUILD = "build one with: python -m export.trt --onnx stylecam.onnx -o stylecam.engine"
 
@@ -165,3 +166,76 @@ class TensorRTBackend(Backend):
     def decode(self, features, content_mean, content_std, style_mean, style_std, alpha, size):
         self.prepare_split()
         return self.split.decode(features, content_mean, content_std, style_mean, style_std, alpha, size)
+
+
+def _say(msg: str) -> None:
+    print(f"stylecam: {msg}", file=sys.stderr)
+
+
+def cached_engine(model, onnx: str | None, precision: str | None = None, graph: str = "frame") -> Path:
+    """An engine of ``graph`` (frame, encoder or decoder) for this GPU and TensorRT version in the
+    user cache, built when missing or stale.
+    precision: what the engine must be (None: the graph's; the exported default is fp16)."""
+    import hashlib
+
+    from ..paths import user_cache_dir
+    from ..safeio import writable_cache
+    from ..tensorrt_build import current_engine_key, onnx2engine
+    from .graph_cache import cached_onnx
+    onnx_path = Path(onnx) if onnx else cached_onnx(model, precision or "fp16", graph)
+    profile = Profile()
+    key = current_engine_key(onnx_path, profile)
+    if precision and key["precision"] != precision:
+        raise UserError(f"--onnx {onnx_path} is the {key['precision']} graph, and a TensorRT engine has its graph's "
+                        f"precision; export the {precision} one: python -m export.onnx --precision {precision}")
+    name = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    folder = user_cache_dir() / "engines"
+    engine = folder / f"stylecam-{name}.engine"
+    why = engine_is_current(engine, key)
+    if why:
+        folder = writable_cache(folder, "the engine")
+        engine = folder / engine.name
+        _say(f"building a TensorRT {key['precision']} {graph} engine ({why}); this takes a few minutes once "
+             f"-> {engine}")
+        onnx2engine(onnx_path, engine, profile, timing_cache=folder, log=_say)
+    return engine
+
+
+def check_engine(engine: Path) -> None:
+    """A --engine given by the user: there, with its JSON, and built for this TensorRT and GPU."""
+    fix = f"build one with: python -m export.trt --onnx stylecam.onnx -o {engine}"
+    if not engine.is_file() or not engine.with_suffix(".json").is_file():
+        raise UserError(f"--engine {engine}: no such engine (with its .json beside it); {fix}")
+    try:
+        built = json.loads(engine.with_suffix(".json").read_text())
+    except (OSError, ValueError):
+        raise UserError(f"--engine {engine}: {engine.with_suffix('.json')} is not readable JSON; {fix}") from None
+    here = {"tensorrt": tensorrt_or_error().__version__, "gpu": torch.cuda.get_device_name()}
+    stale = [f"{k} {built.get(k)!r}, here {v!r}" for k, v in here.items() if built.get(k) != v]
+    if stale:
+        raise UserError(f"--engine {engine} was built for another setup ({'; '.join(stale)}); rebuild it with "
+                        f"python -m export.trt --onnx {built.get('onnx', 'stylecam.onnx')} -o {engine}")
+
+
+def make(model, device: str, precision: str, *, onnx: str | None = None, engine: str | None = None,
+         precision_asked: bool = True, **_) -> TensorRTBackend:
+    """The backend table's factory (device and precision already checked against the table).
+    precision_asked: False when ``precision`` is only the table's default: the engine keeps its
+    graph's precision then."""
+    from .graph_backend import split_source_check
+    tensorrt_or_error()
+    if not torch.cuda.is_available():
+        raise UserError("the tensorrt backend needs a CUDA GPU; none is visible here (use --backend torch)")
+    if engine is not None:
+        check_engine(Path(engine))
+    frame_engine = engine or cached_engine(model, onnx, precision if precision_asked else None)
+
+    def split_engines() -> tuple[Path, Path]:
+        # from the loaded model's graphs in the frame engine's precision (its graph's: strongly typed)
+        built = json.loads(Path(frame_engine).with_suffix(".json").read_text())
+        if onnx or engine:      # the split engines come from the loaded model: the same weights?
+            source = onnx or built.get("onnx", "?")
+            split_source_check(model, source, "--onnx" if onnx else f"--engine {engine}: its graph")
+        prec = built.get("precision", "fp16")
+        return cached_engine(model, None, prec, "encoder"), cached_engine(model, None, prec, "decoder")
+    return TensorRTBackend(frame_engine, split_engines=split_engines)

@@ -19,7 +19,7 @@ from ..errors import UserError
 from ..graphs import DECODER_INPUTS, DECODER_OUTPUT, ENCODER_INPUT, ENCODER_OUTPUT, read_metadata
 from ..model import SIZE_MULTIPLE
 from ..tensorrt_build import ENGINE_IO, io_problems, last_error, logger, one_line, tensorrt_or_error
-from .onnxruntime_backend import pad_frame
+from .base import pad_frame
 from .tensorrt_backend import engine_io
 
 

@@ -26,7 +26,11 @@ EXAMPLES = """  stylecam bench                                   (every availabl
 
 Sizes are W×H. Each figure is the median of --repeats timed runs after --warmup
 untimed ones; batch N counts N frames per call. "best batch" is the batch size
-with the most frames/s. Style switch: a new style image (decode + encoder at
+with the most frames/s. Each row gives the network's multiply-adds per frame
+(counted with torch's FlopCounterMode at that size), the multiply-adds per second
+that makes at the best batch, and that as a share of this CPU's peak in the
+row's precision (cores × clock × multiply-adds per cycle, from /proc/cpuinfo's
+flags; the JSON names every input: an estimate, not a measurement). Style switch: a new style image (decode + encoder at
 512 px), the same image again (memory cache) and from the disk cache. The
 machine (CPU model, cores, GPU, torch/ONNX Runtime versions) goes into the JSON.
 Speed does not depend on the weights: --random-decoder needs no trained decoder
@@ -86,7 +90,10 @@ def fitting_batches(batches: tuple[int, ...], w: int, h: int) -> list[int]:
 
 
 def machine() -> dict:
+    from ..backends import cpu
+    here = cpu.this_cpu()
     info = {"cpu": cpu_model(), "cores": _cores(), "torch": torch.__version__,
+            "cpu_peak": cpu.describe(here, cpu.peak(here)),
             "torch_threads": torch.get_num_threads(), "python": platform.python_version(),
             "gpu": torch.cuda.get_device_name() if torch.cuda.is_available() else None}
     try:
@@ -94,11 +101,11 @@ def machine() -> dict:
         info["onnxruntime"] = onnxruntime.__version__
     except ImportError:
         info["onnxruntime"] = None
-    try:
-        import tensorrt
-        info["tensorrt"] = tensorrt.__version__
-    except ImportError:
-        info["tensorrt"] = None
+    for package in ("openvino", "tensorrt"):
+        try:
+            info[package] = __import__(package).__version__
+        except ImportError:
+            info[package] = None
     return info
 
 
@@ -115,6 +122,26 @@ def cpu_model() -> str:
 def _cores() -> int:
     import os
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+
+
+def multiply_adds(model, w: int, h: int) -> int:
+    """The network's multiply-adds for one (w, h) frame, as ``FlopCounterMode`` counts them
+    (convolutions and matrix products; 2 flops each), at the sides the graphs pad to."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ..model import SIZE_MULTIPLE
+    pw, ph = (-(-w // SIZE_MULTIPLE) * SIZE_MULTIPLE, -(-h // SIZE_MULTIPLE) * SIZE_MULTIPLE)
+    x = torch.rand(1, 3, ph, pw)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x, torch.rand(512), torch.rand(512) + 0.5, 1.0)
+    return counter.get_total_flops() // 2
+
+
+def speed_of_light(macs: int, fps: float, peak_g: float | None) -> dict:
+    """A row's multiply-adds per frame, per second, and the share of ``peak_g`` (G/s) that is."""
+    achieved = macs * fps / 1e9
+    return {"g_macs_per_frame": round(macs / 1e9, 3), "g_macs_per_s": round(achieved, 1),
+            "peak_g_macs_per_s": peak_g, "pct_of_peak": round(100 * achieved / peak_g, 1) if peak_g else None}
 
 
 def time_calls(fn, repeats: int, warmup: int) -> list[float]:
@@ -151,8 +178,8 @@ def _load_model(opts: BenchOptions, kind: str):
 def _backends(opts: BenchOptions, model) -> tuple[list, list[str]]:
     import copy
 
-    from ..backends import create
-    names = opts.backends or ("tensorrt", "torch", "onnxruntime")
+    from ..backends import NAMES, create
+    names = opts.backends or NAMES[1:]
     made, skipped = [], []
     rt = opts.runtime
     for name in names:
@@ -189,6 +216,8 @@ def style_switch(model, device: str) -> dict:
 
 
 def run(args) -> int:
+    import copy
+
     from ..networks import choose_model, get
     from ..networks.choice import file_for
     opts = parse(args)
@@ -200,7 +229,10 @@ def run(args) -> int:
     print(chosen.report(), file=sys.stderr)
     mean, std = torch.rand(512) * 2, torch.rand(512) + 0.5
     results = []
-    print(f"machine: {json.dumps(machine())}", file=sys.stderr)
+    here = machine()
+    print(f"machine: {json.dumps(here)}", file=sys.stderr)
+    peaks = here["cpu_peak"]["peak_g_macs_per_s"]
+    macs = {(w, h): multiply_adds(copy.deepcopy(model).float().cpu().eval(), w, h) for w, h in opts.sizes}
     for s in skipped:
         print(f"skipped {s}", file=sys.stderr)
     for backend in backends:
@@ -217,6 +249,9 @@ def run(args) -> int:
             best = max(row["batches"], key=lambda k: row["batches"][k]["fps"])
             row["batch1_fps"] = row["batches"][opts.batches[0]]["fps"] if 1 in opts.batches else None
             row["best_batch"], row["best_fps"] = best, row["batches"][best]["fps"]
+            on_cpu = "cuda" not in backend.device
+            peak = peaks.get(backend.precision, peaks["fp32"]) if on_cpu else None
+            row.update(precision=backend.precision, **speed_of_light(macs[w, h], row["best_fps"], peak))
             results.append(row)
     device = "cuda" if any("cuda" in b.device for b in backends) else "cpu"
     switch = style_switch(model, device)
@@ -232,13 +267,23 @@ def run(args) -> int:
 
 
 def table(report: dict) -> str:
-    m = report["machine"]
+    m, p = report["machine"], report["machine"]["cpu_peak"]
+    peaks = p["peak_g_macs_per_s"]
+    ghz = f"{p['ghz']:.2f} GHz" if p["ghz"] else "clock unknown"
     lines = [f"machine: {m['cpu']}, {m['cores']} cores" + (f", GPU {m['gpu']}" if m["gpu"] else "") +
-             f"; torch {m['torch']}, onnxruntime {m['onnxruntime']}; {report['model']} network",
-             f"{'backend':<44} {'size':>10} {'batch 1 fps':>12} {'best batch':>11} {'best fps':>9}"]
+             f"; torch {m['torch']}, onnxruntime {m['onnxruntime']}, openvino {m['openvino']}; "
+             f"{report['model']} network",
+             f"CPU peak (estimate: {p['physical_cores']} cores × {ghz} × {p['vector_bits']}-bit × "
+             f"{p['fma_units']} FMA; "
+             f"INT8 {p['int8_via']}): fp32 {peaks['fp32']} G, int8 {peaks['int8']} G, bf16 {peaks['bf16']} G "
+             "multiply-adds/s",
+             f"{'backend':<44} {'size':>10} {'batch 1 fps':>12} {'best batch':>11} {'best fps':>9} "
+             f"{'G MAC/frame':>12} {'G MAC/s':>8} {'% of peak':>10}"]
     for r in report["results"]:
         b1 = f"{r['batch1_fps']:.2f}" if r["batch1_fps"] is not None else "-"
-        lines.append(f"{r['backend'][:44]:<44} {r['size']:>10} {b1:>12} {r['best_batch']:>11} {r['best_fps']:>9.2f}")
+        pct = f"{r['pct_of_peak']:.1f} %" if r["pct_of_peak"] is not None else "-"
+        lines.append(f"{r['backend'][:44]:<44} {r['size']:>10} {b1:>12} {r['best_batch']:>11} {r['best_fps']:>9.2f} "
+                     f"{r['g_macs_per_frame']:>12.3f} {r['g_macs_per_s']:>8.1f} {pct:>10}")
     s = report["style_switch"]
     lines.append(f"style switch: new image {s['new_image_ms']} ms, cached {s['memory_cached_ms']} ms "
                  f"(memory), {s['disk_cached_ms']} ms (disk)")

@@ -16,8 +16,9 @@ from ..backends import keep_content_colors
 from ..errors import UserError
 from ..images import IMAGE_EXTS, check_pixels, decode_image, list_images, read_image, resize_longer, scaled_size, \
     to_tensor, write_image
-from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_style_arguments,
-                       longer_side, name, runtime_options, style_options)
+from ..mask import MaskOptions, Masker
+from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_mask_arguments, add_runtime_arguments,
+                       add_style_arguments, longer_side, mask_options, name, runtime_options, style_options)
 from ..safeio import WriteFailed, check_input_file, check_output_file, new_folder, next_free, safe_name
 from ..session import open_session
 
@@ -29,6 +30,7 @@ EXAMPLES = f"""  stylecam image photo.jpg                    (-> photo.stylized-
   stylecam image photo.jpg -s paintings/ -o out_dir/          (one output per painting)
   stylecam image photos/ -s starry.jpg -o out_dir/ --size 1024 --skip-existing
   stylecam image photo.jpg -s starry.jpg --preserve-color -o same_colours.png
+  stylecam image portrait.jpg --mask background -o out.png    (the person kept as in the photo)
 
 Without -o the output goes beside the input, named after the style
 (photo.stylized-STYLE.jpg; a folder photos/ gives photos.stylized-STYLE/), and
@@ -39,7 +41,8 @@ name with /). In a folder run a picture that cannot be read is skipped and
 reported, the others are written, and the exit status is 1; --skip-existing
 resumes an interrupted run. --preserve-color keeps the photo's colours by
 luminance-only transfer; --color-transfer coral instead recolours each style
-image to the photo's palette (CORAL) before taking its statistics.
+image to the photo's palette (CORAL) before taking its statistics. --mask
+stylizes only the background or only the person (docs/masks.md).
 """
 
 
@@ -54,6 +57,7 @@ class ImageOptions:
     skip_existing: bool
     style: StyleOptions
     runtime: RuntimeOptions
+    mask: MaskOptions = MaskOptions()
 
 
 def add_arguments(p):
@@ -67,6 +71,7 @@ def add_arguments(p):
     existing.add_argument("--skip-existing", action="store_true",
                           help="leave existing output files as they are and do the rest (resume a run)")
     add_style_arguments(p, default=DEFAULT_STYLE, color_transfer=True)
+    add_mask_arguments(p.add_argument_group("mask"), temporal=False)
     add_runtime_arguments(p)
 
 
@@ -92,7 +97,8 @@ def parse(args) -> ImageOptions:
                         f"make -o a folder (end its name with /)")
     return ImageOptions(inputs=inputs, folder_input=src.is_dir(), out=out, out_is_dir=out_is_dir, size=args.size,
                         overwrite=args.overwrite, skip_existing=args.skip_existing,
-                        style=style_options(args, (DEFAULT_STYLE,)), runtime=runtime_options(args))
+                        style=style_options(args, (DEFAULT_STYLE,)), runtime=runtime_options(args),
+                        mask=mask_options(args))
 
 
 def _no_style_twice(specs: list[str]) -> None:
@@ -111,13 +117,16 @@ def run(args) -> int:
         first = _load(opts.inputs[0], opts.size)
     if opts.out is not None and not opts.out_is_dir:
         check_output_file(opts.out, opts.inputs, opts.overwrite or opts.skip_existing)
+    masker = Masker(opts.mask)
+    if opts.mask.mode:
+        masker.segmenters.check()                  # a missing or damaged mask model fails before the network loads
     session = open_session(opts.runtime)
     styles = session.styles(opts.style)
     with contextlib.ExitStack() as folders:          # a folder made for outputs goes again if none was written
-        return _run_jobs(opts, session, styles, _jobs(opts, styles, folders), first, bool(args.style))
+        return _run_jobs(opts, session, styles, _jobs(opts, styles, folders), first, bool(args.style), masker)
 
 
-def _run_jobs(opts: ImageOptions, session, styles, jobs, first, style_given: bool) -> int:
+def _run_jobs(opts: ImageOptions, session, styles, jobs, first, style_given: bool, masker: Masker) -> int:
     batch = len(jobs) > 1
     default = "" if style_given else " (the default; choose another with -s)"
     loaded = {opts.inputs[0]: first} if first is not None else {}     # the current input (jobs go input by input)
@@ -133,7 +142,7 @@ def _run_jobs(opts: ImageOptions, session, styles, jobs, first, style_given: boo
                 loaded.clear()
                 loaded[src] = _load(src, opts.size)
             rgb = loaded[src]
-            write_image(dst, _stylize(session, rgb, style, opts.style), opts.overwrite, bgr=True)
+            write_image(dst, _stylize(session, rgb, style, opts.style, masker), opts.overwrite, bgr=True)
         except UserError as e:
             if not batch or isinstance(e, WriteFailed):      # a full disk fails every other output too
                 raise
@@ -156,14 +165,16 @@ def _load(src: Path, size: int) -> np.ndarray:
     return resize_longer(rgb, size)
 
 
-def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions) -> np.ndarray:
+def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions, masker: Masker) -> np.ndarray:
     """The picture (H×W×3 RGB) stylized, in the backend's order (BGR): written as it comes."""
     mean, std = style.mean, style.std
     if opts.preserve_color == "coral":
         mean, std = _coral_stats(session, style, rgb)
     bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
     out = session.backend.stylize(bgr, mean, std, opts.alpha)
-    return keep_content_colors(out, bgr) if opts.preserve_color == "luminance" else out
+    if opts.preserve_color == "luminance":
+        out = keep_content_colors(out, bgr)
+    return masker.apply(bgr, out, masker.opts.mode)
 
 
 def _jobs(opts: ImageOptions, styles, folders: contextlib.ExitStack) -> list[tuple[Path, object, Path]]:

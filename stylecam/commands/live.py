@@ -7,8 +7,9 @@ from pathlib import Path
 from ..errors import UserError
 from ..live.keys import parse_script
 from ..live.loop import LiveOptions, run_live
-from ..options import (add_runtime_arguments, add_smooth_arguments, add_style_arguments, frame_size, longer_side,
-                       name, number, runtime_options, smooth_options, style_options)
+from ..options import (add_mask_arguments, add_runtime_arguments, add_smooth_arguments, add_style_arguments,
+                       frame_size, longer_side, mask_options, name, number, runtime_options, smooth_options,
+                       style_options)
 
 HELP = ("Stylize a camera (or a video file or stream URL) in real time in a window, with hotkeys to "
         "switch styles, change strength, record, take screenshots and feed a virtual camera.")
@@ -18,9 +19,11 @@ EXAMPLES = """  stylecam --camera 0                                        (ever
   stylecam live --camera clip.mp4 -s starry.jpg --once       (a file stands in for the camera)
   stylecam live --camera clip.mp4 -s a.jpg -s b.jpg --no-window --max-frames 60 \\
       --keys "r@5,n@20,s@30,k@31,r@50" --out-dir shots/     (headless, scripted keys)
+  stylecam --camera 0 --mask background                      (the person stays as filmed; g cycles)
 
 keys: n/p or arrows next/previous style, 1-9 pick, +/- strength, c keep colours,
-b blend current+next style, s split view, m mirror, l full/lite network, f HUD,
+b blend current+next style, s split view, m mirror, l full/lite network,
+g person mask (off -> background stylized -> person stylized), f HUD,
 space pause, k screenshot (PNG), r record (MP4, H.264), v virtual camera, h help,
 q/Esc quit. --model auto runs the lite network on the CPU (where it is real time)
 and the full one on CUDA; the choice is printed.
@@ -49,9 +52,10 @@ def add_arguments(p):
     run.add_argument("--keys", default="", metavar="SCRIPT",
                      help='keys pressed at given frames: KEY@N after N frames are shown (r@0 records from '
                           'the first frame), e.g. "n@10,+@20,r@5,r@40" '
-                          "(names: n p left right 1-9 + - c b s m l f space k r v h q esc)")
+                          "(names: n p left right 1-9 + - c b s m l g f space k r v h q esc)")
     add_smooth_arguments(run)
     run.add_argument("--out-dir", default=".", help="folder for screenshots and recordings (default: current)")
+    add_mask_arguments(p.add_argument_group("mask"), temporal=True)
     add_style_arguments(p, default="every built-in style, n/p to cycle")
     add_runtime_arguments(p)
 
@@ -62,7 +66,8 @@ def parse(args) -> LiveOptions:
     return LiveOptions(camera=args.camera, camera_size=args.camera_size, once=args.once, size=args.size,
                        window=not args.no_window, max_frames=args.max_frames, keys=keys, out_dir=Path(args.out_dir),
                        smooth=smooth_options(args), runtime=runtime_options(args), fast_file=args.fast_file,
-                       style=style_options(args, _builtin_styles() if not args.style else ()))
+                       style=style_options(args, _builtin_styles() if not args.style else ()),
+                       mask=mask_options(args))
 
 
 def _builtin_styles() -> tuple[str, ...]:

@@ -7,8 +7,10 @@ from pathlib import Path
 
 from ..errors import UserError, as_interrupted
 from ..images import MAX_PIXELS, check_pixels
-from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_runtime_arguments, add_smooth_arguments,
-                       add_style_arguments, longer_side, number, runtime_options, smooth_options, style_options)
+from ..mask import MaskOptions, Masker
+from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_mask_arguments, add_runtime_arguments,
+                       add_smooth_arguments, add_style_arguments, longer_side, mask_options, number, runtime_options,
+                       smooth_options, style_options)
 from ..safeio import atomic_output, check_output_file, next_free, safe_name
 from ..session import open_session
 from ..temporal.smoothing import SmoothOptions, TemporalSmoother
@@ -25,6 +27,7 @@ EXAMPLES = f"""  stylecam video in.mp4                        (-> in.stylized-{D
   stylecam video in.mp4 -s a.jpg -s b.jpg --weights 0.5,0.5 -o blend.mp4
   stylecam video in.mp4 -s a.jpg -s b.jpg -o morph.mp4    (a -> b across the clip)
   stylecam video in.mp4 -s starry.jpg --start 5 --duration 3 -o part.mp4
+  stylecam video talk.mp4 --mask person -o painted_person.mp4     (the room as filmed)
 
 Without -o the output goes beside the input, named after the style
 (in.stylized-STYLE.mp4), and never replaces a file; without -s the built-in
@@ -37,6 +40,8 @@ if the container cannot hold them). The file appears only when complete.
 'flow' blends the previous output along optical flow, 'both', 'features' blends
 along the flow in the encoder's feature space (the best trade of steadiness
 against style measured: docs/video.md). Every mode runs on every backend.
+--mask stylizes only the person or only the background (docs/masks.md); the
+mask is a running average over frames (--mask-momentum), so its edge holds still.
 """
 
 
@@ -56,6 +61,7 @@ class VideoOptions:
     smooth: SmoothOptions
     style: StyleOptions
     runtime: RuntimeOptions
+    mask: MaskOptions = MaskOptions()
 
 
 def add_arguments(p):
@@ -80,6 +86,7 @@ def add_arguments(p):
     g.add_argument("--no-audio", action="store_true", help="leave the sound out")
     g.add_argument("--overwrite", action="store_true", help="replace the output file if it exists (-o)")
     add_smooth_arguments(g)
+    add_mask_arguments(p.add_argument_group("mask"), temporal=True)
     add_style_arguments(p, default=DEFAULT_STYLE)
     add_runtime_arguments(p)
 
@@ -89,7 +96,7 @@ def parse(args) -> VideoOptions:
                         max_size=args.max_size, start=args.start, duration=args.duration, batch=args.batch,
                         crf=args.crf, preset=args.preset, audio=not args.no_audio, overwrite=args.overwrite,
                         smooth=smooth_options(args), style=style_options(args, (DEFAULT_STYLE,)),
-                        runtime=runtime_options(args))
+                        runtime=runtime_options(args), mask=mask_options(args))
 
 
 def run(args) -> int:
@@ -105,6 +112,9 @@ def run(args) -> int:
     check_pixels(*size, "the output", "--size" if opts.size else "--max-size")
     batch = max(1, min(opts.batch, MAX_PIXELS // (size[0] * size[1])))     # memory: pixels per backend call
     print(f"input: {opts.input}: {info.describe()}", file=sys.stderr)
+    masker = Masker(opts.mask, temporal=True) if opts.mask.mode else None
+    if masker is not None:
+        masker.segmenters.check()                  # a missing or damaged mask model fails before the network loads
 
     session = open_session(opts.runtime, split=opts.smooth.split)
     styles = session.styles(opts.style)
@@ -120,11 +130,12 @@ def run(args) -> int:
                                 audio=opts.audio, crf=opts.crf, preset=opts.preset)
     names = " -> ".join(s.name for s in styles) + ("" if args.style else " (the default; choose another with -s)")
     print(f"output: {out}: {size[0]}×{size[1]}, style {names}, smoothing {opts.smooth.mode}"
+          + (f", {opts.mask.mode} stylized (mask)" if masker else "")
           + (f", batch {batch} (large frames)" if batch < opts.batch else ""), file=sys.stderr)
     progress = Progress(expected)
     try:
         with atomic_output(out, opts.overwrite) as tmp:
-            frames = stylize_video(info, tmp, str(out), settings, smoother, schedule, progress)
+            frames = stylize_video(info, tmp, str(out), settings, smoother, schedule, progress, masker=masker)
     except KeyboardInterrupt as e:               # Ctrl-C or SIGTERM (stylecam.entry)
         stop = as_interrupted(e)
         print(f"stylecam: {stop.verb} after {progress.done} of about {expected} frames; no output written",

@@ -9,6 +9,7 @@ import dataclasses
 from dataclasses import dataclass
 
 from ..errors import UserError
+from ..mask import next_mode
 
 ALPHA_STEP = 0.1
 
@@ -24,6 +25,7 @@ HELP_LINES = (
     ("s", "split view: original | stylized"),
     ("m", "mirror"),
     ("l", "network: full / lite"),
+    ("g", "mask: off / background / person stylized"),
     ("f", "HUD on/off"),
     ("space", "pause"),
     ("k", "screenshot (PNG)"),
@@ -32,12 +34,12 @@ HELP_LINES = (
     ("h", "this help"),
     ("q / Esc", "quit"),
 )
-TITLE_HINT = "[n/p style  +/- strength  c colour  b blend  s split  l full/lite  k shot  r rec  h help  q quit]"
+TITLE_HINT = "[n/p style  +/- strength  c colour  b blend  s split  l full/lite  g mask  k shot  r rec  h help  q quit]"
 
 # cv2.waitKeyEx codes of the arrow keys differ by GUI toolkit (GTK/Qt, Windows, macOS)
 _ARROWS = {65361: "left", 65363: "right", 2424832: "left", 2555904: "right", 63234: "left", 63235: "right"}
 _NAMED = {27: "esc", 32: "space", 13: "enter", ord("="): "+", ord("_"): "-"}
-KNOWN = frozenset("npcbsmlfkrvhq+-123456789") | {"left", "right", "space", "esc"}
+KNOWN = frozenset("npcbsmlgfkrvhq+-123456789") | {"left", "right", "space", "esc"}
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class LiveState:
     quit: bool = False
     model: str = ""             # the network asked for (the loop shows it once loaded)
     networks: tuple[str, ...] = ()   # what the l key cycles through: the registered kinds
+    mask: str | None = None     # what is stylized: None (everything), "background" or "person"
 
 
 def title(model: str | None = None) -> str:
@@ -95,6 +98,8 @@ def press(state: LiveState, key: str, n_styles: int) -> tuple[LiveState, str | N
     if key == "l" and state.model in state.networks:
         following = state.networks[(state.networks.index(state.model) + 1) % len(state.networks)]
         return replace(state, model=following), None
+    if key == "g":
+        return replace(state, mask=next_mode(state.mask)), None
     if key in ("q", "esc"):
         return replace(state, quit=True), None
     actions = {"k": SCREENSHOT, "r": RECORD, "v": VIRTUALCAM}

@@ -8,7 +8,6 @@ output. Whatever ends the loop (q, the window closed, the camera gone,
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import os
 import statistics
 import sys
@@ -18,23 +17,22 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
-import cv2
 import numpy as np
 
 from .. import networks
-from ..adain import blend_stats
-from ..backends import keep_content_colors
 from ..errors import UserError
-from ..images import check_pixels, resize_longer, scaled_size
+from ..images import check_pixels, scaled_size
+from ..mask import MaskOptions, Masker, Segmenters
 from ..options import RuntimeOptions, StyleOptions
 from ..session import open_session
-from ..temporal.smoothing import SmoothOptions, TemporalSmoother
+from ..temporal.smoothing import SmoothOptions
 from . import keys as K
 from .capture import Capture, Frame, open_source
-from .hud import HudInfo, draw_help, draw_hud, draw_status, for_display, split_view
+from .hud import HudInfo, draw_help, draw_hud, draw_status, for_display
 from .modelslots import ModelSlots
 from .outputs import Outputs
 from .styleslots import StyleSlots
+from .stylist import Stylist
 from .window import Window
 
 MESSAGE_S = 4.0          # how long a HUD message stays
@@ -56,6 +54,7 @@ class LiveOptions:
     style: StyleOptions
     runtime: RuntimeOptions
     fast_file: bool = False                   # a file is read on demand, not at its own rate (benchmarks)
+    mask: MaskOptions = MaskOptions()         # the person mask at the start (the g key cycles it)
 
 
 @dataclass
@@ -82,26 +81,23 @@ class LiveSummary:
 
 class LiveLoop:
     def __init__(self, opts: LiveOptions, backend, slots: StyleSlots, capture: Capture, window=None,
-                 on_frame: Callable[["LiveLoop"], None] | None = None, models: ModelSlots | None = None):
+                 on_frame: Callable[["LiveLoop"], None] | None = None, models: ModelSlots | None = None,
+                 segmenters: Segmenters | None = None):
         """backend: the one to start with; models: it and the other network's, for the l key (None: this
-        backend only). on_frame: called after each shown frame (tests and benchmarks look at the loop there)."""
+        backend only). on_frame: called after each shown frame (tests and benchmarks look at the loop there).
+        segmenters: the person-mask models, loaded already (None: loaded when the g key first asks)."""
         self.opts = opts
-        self.models = models or ModelSlots(backend, networks.default_kind().name)
-        self.model = self.models.first_kind      # the network on screen
-        self.backend = backend
-        self.smoother = TemporalSmoother(backend, opts.smooth)
-        self.slots = slots
+        self.stylist = Stylist(models or ModelSlots(backend, networks.default_kind().name), slots,
+                               K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
+                                           networks=networks.names(), mask=opts.mask.mode),
+                               opts.size, opts.smooth, self._say,
+                               Masker(opts.mask, temporal=True, segmenters=segmenters))
         self.capture = capture
         self.window = window
         self.on_frame = on_frame
-        self.state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
-                                 model=self.model, networks=networks.names())
-        self.active = slots.wait(0)             # the style on screen; kept while another loads or fails
-        self.active_index = 0
         self.frame: Frame | None = None          # the camera frame on screen, and what was made of it:
         self.view: np.ndarray | None = None     # (h, w, 3) BGR at the processing size, without overlays
         self.style_label = ""                    # the style name on screen (read by tests and embedders)
-        self.processed_size = (0, 0)            # (width, height) of the stylized frames
         self.summary = LiveSummary()
         self._script: dict[int, list[str]] = {}
         for frame, key in opts.keys:
@@ -109,11 +105,20 @@ class LiveLoop:
         self._message, self._message_until = "", 0.0
         self.outputs = Outputs(opts.out_dir, capture.info.fps, self._say)
         self.summary.recordings, self.summary.screenshots = self.outputs.recordings, self.outputs.screenshots
-        self._reported_failures: set[int] = set()
         self._fps_window: deque = deque(maxlen=30)     # the HUD's moving-average fps
         self._last_shown: float | None = None
         self._last_progress = 0.0                      # time and frame count of the last progress line
         self._progress_frames = 0
+
+    # what the stylist holds, as tests, benchmarks and embedders read it off the loop
+    state = property(lambda self: self.stylist.state)
+    model = property(lambda self: self.stylist.model)
+    backend = property(lambda self: self.stylist.backend)
+    models = property(lambda self: self.stylist.models)
+    slots = property(lambda self: self.stylist.slots)
+    active = property(lambda self: self.stylist.active)
+    processed_size = property(lambda self: self.stylist.processed_size)
+    masker = property(lambda self: self.stylist.masker)
 
     # -- the loop ---------------------------------------------------------------------
     def run(self) -> LiveSummary:
@@ -131,7 +136,7 @@ class LiveLoop:
     def _run(self) -> None:
         self._last_progress = time.perf_counter()
         frame: Frame | None = None
-        view, rendered_as = None, None
+        view, model = None, self.model
         while not (self.opts.max_frames and self.summary.frames >= self.opts.max_frames):
             for key in self._script.get(self.summary.frames, ()):     # scripted: before frame N is shown
                 self.handle(key)
@@ -142,17 +147,14 @@ class LiveLoop:
                 frame = self._next_frame(frame)
                 if frame is None:
                     break
-            self._network()
-            label, mean, std = self._styles()
-            render_as = (label, self.state.alpha, self.state.keep_colors, self.state.split, self.state.mirror,
-                         self.model)
-            if render_as != rendered_as:
-                self.smoother.reset()                  # no blending of the old look into the new one
-            if fresh or render_as != rendered_as:      # while paused, re-render only on a change
-                view, rendered_as = self._render(frame.image, mean, std), render_as
-            self.frame, self.view, self.style_label = frame, view, label
+            rendered = self.stylist.render(frame.image, again=not fresh)   # paused: only on a change
+            view = view if rendered is None else rendered
+            if self.model != model and self.window is not None:
+                self.window.retitle(self.model)
+            model = self.model
+            self.frame, self.view, self.style_label = frame, view, self.stylist.label
             shown_at = self._count_shown(frame.captured_at if fresh else None)
-            self._show(view, shown_at, label)
+            self._show(view, shown_at, self.style_label)
             if self.on_frame:
                 self.on_frame(self)
             if not self._between_frames():
@@ -198,75 +200,15 @@ class LiveLoop:
 
     # -- keys -------------------------------------------------------------------------
     def handle(self, key: str) -> None:
-        self.state, action = K.press(self.state, key, len(self.slots))
+        action = self.stylist.press(key)
         if action == K.SCREENSHOT:
             self.outputs.want_shot = True
         elif action == K.RECORD:
             self.outputs.want_record = not self.outputs.want_record
         elif action == K.VIRTUALCAM:
             self.outputs.want_vcam = not self.outputs.want_vcam
-        if self.state.model != self.model:
-            self.models.request(self.state.model)
-
-    # -- networks ---------------------------------------------------------------------
-    def _network(self) -> None:
-        """Switch to the network the l key asked for once it has loaded; if it cannot load, say why
-        and keep the one on screen."""
-        wanted = self.state.model
-        if wanted == self.model:
-            return
-        error = self.models.error(wanted)
-        if error is not None:
-            self._say(f"the {wanted} network is not available: {error}; keeping {self.model}")
-            self.state = dataclasses.replace(self.state, model=self.model)
-            return
-        backend = self.models.get(wanted)
-        if backend is None:
-            return                                   # still loading: the HUD says so
-        self.model, self.backend = wanted, backend
-        self.smoother = TemporalSmoother(backend, self.opts.smooth)     # features of one network only
-        if self.window is not None:
-            self.window.retitle(wanted)
-        self._say(f"switched to the {wanted} network ({backend.describe()})")
-
-    # -- styles -----------------------------------------------------------------------
-    def _styles(self):
-        """(label, mean, std) to apply now; the previous style stays while the chosen one is not ready."""
-        i = self.state.style
-        error = self.slots.error(i)
-        if error is not None:
-            if i not in self._reported_failures:
-                self._reported_failures.add(i)
-                self._say(f"style {self.slots.names[i]} failed: {error}; keeping {self.active.name}")
-        elif (style := self.slots.get(i)) is not None:
-            self.active, self.active_index = style, i
-        label, mean, std = self.active.name, self.active.mean, self.active.std
-        if self.state.blend and len(self.slots) > 1:
-            j = (self.active_index + 1) % len(self.slots)
-            partner = self.slots.get(j) if self.slots.error(j) is None else None
-            if partner is not None:
-                mean, std = blend_stats([mean, partner.mean], [std, partner.std])
-                label = f"{self.active.name} + {partner.name}"
-        return label, mean, std
-
-    def _style_label(self, label: str) -> str:
-        i = self.state.style
-        if self.slots.get(i) is None and self.slots.error(i) is None:
-            return f"{label}  (loading {self.slots.names[i]}...)"
-        return f"{label}  ({self.active_index + 1}/{len(self.slots)})"
 
     # -- one frame ----------------------------------------------------------------------
-    def _render(self, image: np.ndarray, mean, std) -> np.ndarray:
-        """Camera frame (H, W, 3) BGR -> the clean output view at the processing size."""
-        small = resize_longer(image, self.opts.size)
-        if self.state.mirror:
-            small = cv2.flip(small, 1)
-        out = self.smoother.process(small, mean, std, self.state.alpha)   # = backend.stylize when --smooth off
-        if self.state.keep_colors:
-            out = keep_content_colors(out, small)
-        self.processed_size = (out.shape[1], out.shape[0])
-        return split_view(small, out) if self.state.split else out
-
     def _show(self, view: np.ndarray, shown_at: float, label: str) -> None:
         """Feed the outputs; draw the overlays on a display copy for the window and screenshots."""
         self.outputs.feed(view, shown_at)
@@ -293,9 +235,10 @@ class LiveLoop:
                          (self.state.paused, "PAUSED")):
             if on:
                 flags.append(name)
-        model = self.model + (f" (loading {self.state.model}...)" if self.state.model != self.model else "")
-        return HudInfo(self._style_label(label), self.state.alpha, self.backend.describe(), fps, latency,
-                       tuple(flags), self._message if self._message_shown() else None, model)
+        if self.state.mask:
+            flags.append(f"mask: {self.state.mask} stylized")
+        return HudInfo(self.stylist.style_label(), self.state.alpha, self.backend.describe(), fps, latency,
+                       tuple(flags), self._message if self._message_shown() else None, self.stylist.model_label())
 
     # -- messages and endings -----------------------------------------------------------
     def _say(self, text: str, stdout: bool = False) -> None:
@@ -349,6 +292,9 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
         print(info.describe(), file=sys.stderr)
         if info.width and info.height:
             check_pixels(*scaled_size(info.width, info.height, opts.size), "the processing size")
+        segmenters = Segmenters(opts.mask.model)
+        if opts.mask.mode:
+            segmenters.check()                         # a missing or damaged mask model: before the network loads
         window = Window() if opts.window else None      # no display: fail before the model loads
         if window is not None:
             cleanup.callback(window.close)
@@ -361,7 +307,7 @@ def run_live(opts: LiveOptions, on_frame: Callable[[LiveLoop], None] | None = No
         slots = StyleSlots(session.library, opts.style, blended)
         cleanup.callback(slots.close)
         loop = LiveLoop(opts, session.backend, slots, Capture(cap, info, not opts.once, opts.fast_file), window,
-                        on_frame, models)
+                        on_frame, models, segmenters)
         loop.capture.start()
         cleanup.callback(loop.capture.stop)
         cleanup.callback(lambda: print(f"stylecam: {loop.summary.describe()}", file=sys.stderr))

@@ -20,6 +20,7 @@ from ..styles import Style, StyleLibrary
 class StyleSlots:
     def __init__(self, library: StyleLibrary, opts: StyleOptions, blended: Style | None = None):
         """blended: the one --weights blend (then it is the only slot)."""
+        self._library = library
         self.names: list[str] = []
         self._slots: list[Future[Style]] = []
         # one worker: the encoder runs on the same cores as the loop; one image at a time is enough
@@ -47,6 +48,13 @@ class StyleSlots:
         if p.exists() or os.sep in spec or "/" in spec or p.suffix:   # as StyleLibrary.resolve
             return [check_input_file(p, "style image")]
         return [library.builtin(spec)]
+
+    def add_bytes(self, data: bytes, name: str) -> tuple[int, Future[Style]]:
+        """A style image's bytes (an upload), reduced to statistics in the background, decoded with
+        the same checks as any style image; held in memory only. Returns its index and its future."""
+        self.names.append(name)
+        self._slots.append(self._pool.submit(self._library.from_bytes, data, name, name, persist=False))
+        return len(self._slots) - 1, self._slots[-1]
 
     def _add_ready(self, style: Style) -> None:
         done: Future[Style] = Future()

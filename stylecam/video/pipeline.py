@@ -19,6 +19,7 @@ import torch
 from ..adain import blend_stats
 from ..backends import keep_content_colors
 from ..errors import UserError
+from ..mask import Masker
 from ..safeio import FULL
 from ..temporal.smoothing import TemporalSmoother
 from ..styles import Style
@@ -133,8 +134,9 @@ class _WriterThread:
 
 def stylize_video(info: VideoInfo, tmp_out: Path, out_name: str, settings: PipelineSettings,
                   smoother: TemporalSmoother, schedule: StyleSchedule, progress: Progress,
-                  on_frame: Callable[[int], None] | None = None) -> int:
-    """Write the stylized video to ``tmp_out``; returns the number of frames written."""
+                  on_frame: Callable[[int], None] | None = None, masker: Masker | None = None) -> int:
+    """Write the stylized video to ``tmp_out``; returns the number of frames written. masker: stylize
+    only the person or the background (its options say which), frame by frame in order."""
     writer = VideoWriter(tmp_out, out_name, info, settings.size, settings.crf, settings.preset)
     reader = Threaded(lambda stop: read_frames(info, settings.size, settings.start, settings.duration,
                                                settings.audio, stop), ahead=2 * settings.batch + 8)
@@ -151,6 +153,8 @@ def stylize_video(info: VideoInfo, tmp_out: Path, out_name: str, settings: Pipel
             out = smoother.process_batch(frames, *schedule.at(0), settings.alpha)
         if settings.preserve_color:
             out = keep_content_colors(out, frames)
+        if masker is not None and masker.opts.mode:
+            out = np.stack([masker.apply(f.bgr, img, masker.opts.mode) for f, img in zip(batch, out)])
         for f, img in zip(batch, out):
             sink.put((img, f.pts))
         done += len(batch)
