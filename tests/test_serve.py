@@ -211,6 +211,10 @@ def test_frames_uploads_and_tabs(server):
         b.send(json.dumps({"key": "n"}))
         hud_b = _json(b, "hud", lambda m: m["style_index"] == 1)
         assert hud_b["alpha"] == 1.0
+        b.send(json.dumps({"key": "g"}))                                    # the person mask, as in the window
+        _json(b, "hud", lambda m: m["state"]["mask"] == "background")
+        b.send(P.frame_message(7, jpeg))
+        assert _frame(b)[1] == 7                                            # nobody in it: still a frame
         a.send(json.dumps({"set": {"alpha": 7}}))
         assert "alpha" in _json(a, "error")["text"]
 

@@ -21,7 +21,7 @@ _ID = struct.Struct("<BI")
 _NAME = struct.Struct("<BH")
 
 # keys the server acts on; the page handles its own (f HUD, space pause, k screenshot, r record, h help)
-SERVER_KEYS = frozenset("npcbsml+-123456789") | {"left", "right"}
+SERVER_KEYS = frozenset("npcbsmlg+-123456789") | {"left", "right"}
 # the page's toggles: (state field, key, label); a new one (a person mask, say) is one more row here
 TOGGLES = (("keep_colors", "c", "preserve colour"), ("blend", "b", "blend with the next style"),
            ("split", "s", "split view"), ("mirror", "m", "mirror"))

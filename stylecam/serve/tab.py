@@ -24,6 +24,7 @@ from ..images import MAX_PIXELS, decode_image
 from ..live import keys as K
 from ..live.styleslots import StyleSlots
 from ..live.stylist import Stylist
+from ..mask import Masker, MaskOptions
 from . import protocol as P
 
 
@@ -34,7 +35,9 @@ class Tab:
         self.slots = StyleSlots(app.session.library, opts.style, app.blended)
         state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
                             networks=networks.names())
-        self.stylist = Stylist(app.models, self.slots, state, opts.size, opts.smooth, self._say)
+        # the g key's person mask, as in the live window; its model loads on first use
+        self.stylist = Stylist(app.models, self.slots, state, opts.size, opts.smooth, self._say,
+                               Masker(MaskOptions(), temporal=True))
         self._newest: tuple[int, bytes] | None = None
         self._arrived = asyncio.Event()
         self._messages: list[str] = []
@@ -143,7 +146,8 @@ class Tab:
         hud = {"type": "hud", "style": s.style_label(), "style_index": s.state.style, "alpha": s.state.alpha,
                "model": s.model_label(), "backend": s.backend.describe(), "server_ms": round(self.render_ms, 1),
                "frames": self.frames, "dropped": self.dropped, "size": s.processed_size,
-               "state": {field: getattr(s.state, field) for field, _, _ in P.TOGGLES} | {"model": s.state.model},
+               "state": {field: getattr(s.state, field) for field, _, _ in P.TOGGLES}
+               | {"model": s.state.model, "mask": s.state.mask},
                "messages": self._messages[:]}
         self._messages.clear()
         if len(self.slots) != self._sent_styles:
