@@ -313,8 +313,9 @@ def options(args) -> EvalOptions:
     from stylecam.safeio import check_input_file, check_output_file
     # the peer first: the sheet reads photo | painting | peer | full | lite
     networks = ((PEER, None),) if args.peer else ()
-    networks += tuple((name, check_input_file(path, f"--{name if name == 'lite' else 'decoder'}"))
-                      for name, path in (("full", args.decoder), ("lite", args.lite)) if path)
+    networks += tuple((name, check_input_file(path, flag))
+                      for name, flag, path in (("full", "--decoder", args.decoder), ("lite", "--lite", args.lite))
+                      if path)
     if not networks:
         raise UserError("give --decoder, --lite and/or --peer: the networks to evaluate")
     inputs = [path for _, path in networks if path]

@@ -43,7 +43,7 @@ class Trainer(Run):
         self.weights = cfg.loss_weights()
         self.amp_dtype = autocast_dtype(cfg.precision, self.device)
         # off unless asked: on an H100 bf16 + channels_last trained slower than fp32 (273 vs 295 img/s),
-        # reflection padding being slow in NHWC (README, "Training")
+        # reflection padding being slow in NHWC (docs/training.md)
         self.memory_format = torch.channels_last if cfg.channels_last else torch.contiguous_format
 
         torch.manual_seed(cfg.seed)                     # decoder initialization
