@@ -12,7 +12,7 @@ from . import networks
 from .errors import UserError
 from .lite import LiteConfig, LiteStyleTransfer
 from .model import Decoder, Encoder, ModelConfig, StyleTransfer
-from .networks.full import FULL, decoder_state  # noqa: F401   (train.checkpoint reads old checkpoints with it)
+from .networks.full import FULL
 from .networks.lite import LITE
 
 

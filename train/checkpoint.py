@@ -14,7 +14,8 @@ from pathlib import Path
 import torch
 
 from stylecam.errors import UserError
-from stylecam.loading import decoder_state, load_decoder
+from stylecam.loading import load_decoder
+from stylecam.networks.full import decoder_state
 from stylecam.model import Decoder
 from stylecam.safeio import make_folder, save_torch
 
