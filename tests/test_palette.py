@@ -304,3 +304,22 @@ def test_the_blend_of_two_styles_mixes_their_paintings_colours(style_image, tmp_
     np.testing.assert_allclose(mixed.cov, expected.cov)
     assert mix_palettes([dataclasses.replace(a, palette=None), b]) is None
     assert StyleOptions(("x",), None, 1.0, None).palette == "off"
+
+
+def _video_last_frame(tmp_path, style_image, decoder, mode, capsys):
+    import av
+    src, dst = tmp_path / "in.mp4", tmp_path / f"out-{mode}.mp4"
+    make_clip(src, 64, 48, frames=6, fps=10, audio=None)
+    assert main(["video", str(src), "-s", str(style_image), "--palette", mode, "-o", str(dst),
+                 "--decoder", str(decoder), "--backend", "torch", "--crf", "10"]) == 0
+    assert ("painting's colours" in capsys.readouterr().err) == (mode == "style")
+    with av.open(str(dst)) as c:
+        return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)][-1]
+
+
+def test_video_command_with_palette_gives_the_frames_the_painting_colours(tmp_path, style_image, lively_decoder,
+                                                                           capsys):
+    painting = P.palette_of(cv2.imread(str(style_image))[..., ::-1].copy())
+    gaps = {mode: _colour_gap(_video_last_frame(tmp_path, style_image, lively_decoder, mode, capsys), painting)
+            for mode in ("off", "style")}
+    assert gaps["style"] < 0.5 * gaps["off"], gaps

@@ -16,7 +16,7 @@ reports the medians and the share of the frame rate the mask costs; the same fro
 the process's CPU time per frame; and the mask's own time per frame as a share of
 the frame time with it, which a busy machine disturbs least. ``--palette style``
 measures the loop with the painting's colours (a style without them is said once
-and runs without).
+and runs without), and reports the palette's own time per frame.
 """
 from __future__ import annotations
 
@@ -56,6 +56,7 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
     shape = {}
     cpu = []              # the process's CPU time at each shown frame: steadier than wall time on a busy machine
     mask_s = []           # the mask's own time per frame (stylecam.mask.Masker.seconds)
+    palette_s = []        # the palette's own (stylecam.palette.PaletteMatcher.seconds)
 
     def after_warmup(loop):
         shape["backend"] = loop.backend.describe()
@@ -65,6 +66,8 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
             cpu.append(time.process_time())
             if loop.masker.seconds is not None:
                 mask_s.append(loop.masker.seconds)
+            if loop.stylist.palette.seconds is not None:
+                palette_s.append(loop.stylist.palette.seconds)
         if loop.summary.frames == WARMUP:
             loop.summary.intervals.clear()
             loop.summary.latencies.clear()
@@ -79,6 +82,7 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
             "p90_latency_ms": round(1000 * lat[int(0.9 * (len(lat) - 1))], 1) if lat else None,
             "median_cpu_ms_per_frame": cpu_ms and round(cpu_ms, 1),
             "median_mask_ms": round(1000 * statistics.median(mask_s), 1) if mask_s else None,
+            "median_palette_ms": round(1000 * statistics.median(palette_s), 2) if palette_s else None,
             "camera_frames_dropped": summary.dropped - shape.get("dropped_before", 0)}
 
 
