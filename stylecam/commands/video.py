@@ -120,7 +120,7 @@ def run(args) -> int:
     if masker is not None:
         masker.segmenters.check()                  # a missing or damaged mask model fails before the network loads
 
-    session = open_session(opts.runtime, split=opts.smooth.split)
+    session = open_session(opts.runtime, split=opts.smooth.split, stream=True)
     styles = session.styles(opts.style)
     require_palettes(styles, opts.style)
     out = opts.out or _beside(opts.input, styles)
