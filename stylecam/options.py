@@ -17,7 +17,9 @@ import re
 from dataclasses import dataclass
 from typing import Callable
 
+from .errors import UserError
 from .model import MIN_SIDE
+from .palette import MODES as PALETTE_MODES, MOMENTUM as PALETTE_MOMENTUM
 
 DEFAULT_STYLE = "van_gogh_starry_night_over_the_rhone"   # image and video without -s
 MAX_SIDE = 8192         # longest side anything runs at (the exported graphs' limit, H.264 level 6.2)
@@ -29,6 +31,7 @@ class StyleOptions:
     weights: tuple[float, ...] | None     # blend weights, one per resolved style
     alpha: float                          # 0 = photo, 1 = full style
     preserve_color: str | None            # None, 'luminance' or 'coral'
+    palette: str = "off"                  # 'off' or 'style': the output given the painting's colours (palette.py)
 
 
 @dataclass(frozen=True)
@@ -146,11 +149,21 @@ def add_style_arguments(p: argparse.ArgumentParser, default: str, color_transfer
     g.add_argument("--alpha", type=number(0, 1), default=1.0, help="style strength in [0, 1] (default 1)")
     g.add_argument("--preserve-color", action="store_true",
                    help="keep the photo's colours: stylized luminance with the photo's chroma")
+    add_palette_argument(g)
     if color_transfer:
         g.add_argument("--color-transfer", choices=["luminance", "coral"],
                        help="how --preserve-color keeps the colours (implies it): luminance (the default), "
                             "or coral: each style image recoloured to the photo's palette before its "
                             "statistics are taken (style image files only)")
+
+
+def add_palette_argument(g) -> None:
+    """--palette: the painting's colours (stylecam.palette)."""
+    g.add_argument("--palette", choices=PALETTE_MODES, default="off",
+                   help="style: give the output the painting's colours (its pixels' mean and covariance "
+                        "matched to the painting's, after the network; in video and live the output's "
+                        f"statistics are a running average, share of the past {PALETTE_MOMENTUM:g}); "
+                        "off: the network's own (default); cannot go with --preserve-color")
 
 
 def add_model_arguments(g) -> None:
@@ -238,7 +251,10 @@ def mask_options(args: argparse.Namespace):
 def style_options(args: argparse.Namespace, default: tuple[str, ...] = ()) -> StyleOptions:
     """default: the styles used without -s."""
     preserve = getattr(args, "color_transfer", None) or ("luminance" if args.preserve_color else None)
-    return StyleOptions(tuple(args.style) or default, args.weights, args.alpha, preserve)
+    if preserve and args.palette == "style":
+        raise UserError("--palette style gives the painting's colours and --preserve-color keeps the photo's: "
+                        "choose one")
+    return StyleOptions(tuple(args.style) or default, args.weights, args.alpha, preserve, args.palette)
 
 
 def runtime_options(args: argparse.Namespace) -> RuntimeOptions:

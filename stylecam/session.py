@@ -11,6 +11,7 @@ from .errors import UserError
 from .model import ModelConfig
 from .networks import ModelChoice, choose_model, load_network
 from .options import RuntimeOptions, StyleOptions
+from .palette import blend_palettes
 from .styles import Style, StyleLibrary
 
 
@@ -37,7 +38,7 @@ class Session:
                             f"{len(styles)} styles ({', '.join(s.name for s in styles)})")
         mean, std = blend_stats([s.mean for s in styles], [s.std for s in styles], opts.weights)
         name = "+".join(f"{s.name}:{w:g}" for s, w in zip(styles, opts.weights))
-        return [Style(name, mean, std)]
+        return [Style(name, mean, std, None, mix_palettes(styles, opts.weights))]
 
     def open_backend(self, kind: str) -> BackendChoice:
         """A backend on the network of ``kind`` with this session's runtime options (the live key that
@@ -48,6 +49,23 @@ class Session:
         rt = replace(self.runtime, onnx=None, engine=None)
         return create(rt.backend, load_network(rt, kind), rt.device, rt.precision, compile=rt.compile,
                       split=self.split, stream=self.stream)
+
+
+def mix_palettes(styles: list[Style], weights=None):
+    """The colours of a blend: the mixture of its paintings' (None if one has none)."""
+    if any(s.palette is None for s in styles):
+        return None
+    return blend_palettes([s.palette for s in styles], weights)
+
+
+def require_palettes(styles: list[Style], opts: StyleOptions) -> None:
+    """--palette style needs every style's painting colours: say which style has none, before any frame."""
+    if opts.palette != "style":
+        return
+    for s in styles:
+        if s.palette is None:
+            raise UserError(f"style {s.name} has no colour statistics for --palette style (the built-in bank "
+                            "was made without its painting); give the painting's file with -s")
 
 
 def open_session(rt: RuntimeOptions, quiet: bool = False, split: bool = False, live: bool = False,

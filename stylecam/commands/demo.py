@@ -10,8 +10,9 @@ from ..errors import UserError
 from ..backends import keep_content_colors
 from ..images import resize_longer, write_image
 from ..options import add_runtime_arguments, add_style_arguments, longer_side, runtime_options, style_options
+from ..palette import PaletteMatcher
 from ..safeio import check_output_file, next_free
-from ..session import open_session
+from ..session import open_session, require_palettes
 from ..sheet import contact_sheet
 
 HELP = "Stylize public-domain sample photos with a few built-in styles into one contact sheet (PNG)."
@@ -48,6 +49,7 @@ def run(args) -> int:
     t0 = time.perf_counter()
     session = open_session(runtime_options(args))
     styles = session.styles(opts)
+    require_palettes(styles, opts)
     photos = [resize_longer(getattr(skimage.data, name)(), args.size) for name in PHOTOS]
     grid = []
     for photo in photos:
@@ -57,6 +59,8 @@ def run(args) -> int:
             stylized = session.backend.stylize(bgr, style.mean, style.std, opts.alpha)
             if opts.preserve_color:
                 stylized = keep_content_colors(stylized, bgr)
+            if opts.palette == "style":
+                stylized = PaletteMatcher()(bgr, stylized, style.palette, opts.alpha)
             row.append(cv2.cvtColor(stylized, cv2.COLOR_BGR2RGB))
         grid.append(row)
     sheet = contact_sheet(grid, ["photo"] + [s.name for s in styles], list(PHOTOS), cell=min(args.size or 320, 320))

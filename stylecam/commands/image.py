@@ -19,8 +19,9 @@ from ..images import IMAGE_EXTS, check_pixels, decode_image, list_images, read_i
 from ..mask import MaskOptions, Masker
 from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_mask_arguments, add_runtime_arguments,
                        add_style_arguments, longer_side, mask_options, name, runtime_options, style_options)
+from ..palette import PaletteMatcher
 from ..safeio import WriteFailed, check_input_file, check_output_file, new_folder, next_free, safe_name
-from ..session import open_session
+from ..session import open_session, require_palettes
 
 HELP = "Stylize one image (or every image in a folder) with one or more styles."
 EXAMPLES = f"""  stylecam image photo.jpg                    (-> photo.stylized-{DEFAULT_STYLE}.jpg)
@@ -30,6 +31,7 @@ EXAMPLES = f"""  stylecam image photo.jpg                    (-> photo.stylized-
   stylecam image photo.jpg -s paintings/ -o out_dir/          (one output per painting)
   stylecam image photos/ -s starry.jpg -o out_dir/ --size 1024 --skip-existing
   stylecam image photo.jpg -s starry.jpg --preserve-color -o same_colours.png
+  stylecam image photo.jpg -s starry.jpg --palette style -o painting_colours.png
   stylecam image portrait.jpg --mask background -o out.png    (the person kept as in the photo)
 
 Without -o the output goes beside the input, named after the style
@@ -41,8 +43,11 @@ name with /). In a folder run a picture that cannot be read is skipped and
 reported, the others are written, and the exit status is 1; --skip-existing
 resumes an interrupted run. --preserve-color keeps the photo's colours by
 luminance-only transfer; --color-transfer coral instead recolours each style
-image to the photo's palette (CORAL) before taking its statistics. --mask
-stylizes only the background or only the person (docs/masks.md).
+image to the photo's palette (CORAL) before taking its statistics. --palette
+style does the opposite: the output's colours matched to the painting's (mean
+and covariance of the pixels), so the two cannot go together. --mask
+stylizes only the background or only the person (docs/masks.md); the palette
+applies before it, so a person kept as in the photo keeps the photo's colours.
 """
 
 
@@ -122,6 +127,7 @@ def run(args) -> int:
         masker.segmenters.check()                  # a missing or damaged mask model fails before the network loads
     session = open_session(opts.runtime)
     styles = session.styles(opts.style)
+    require_palettes(styles, opts.style)
     with contextlib.ExitStack() as folders:          # a folder made for outputs goes again if none was written
         return _run_jobs(opts, session, styles, _jobs(opts, styles, folders), first, bool(args.style), masker)
 
@@ -174,6 +180,8 @@ def _stylize(session, rgb: np.ndarray, style, opts: StyleOptions, masker: Masker
     out = session.backend.stylize(bgr, mean, std, opts.alpha)
     if opts.preserve_color == "luminance":
         out = keep_content_colors(out, bgr)
+    if opts.palette == "style":
+        out = PaletteMatcher()(bgr, out, style.palette, opts.alpha)
     return masker.apply(bgr, out, masker.opts.mode)
 
 

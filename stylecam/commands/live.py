@@ -20,9 +20,10 @@ EXAMPLES = """  stylecam --camera 0                                        (ever
   stylecam live --camera clip.mp4 -s a.jpg -s b.jpg --no-window --max-frames 60 \\
       --keys "r@5,n@20,s@30,k@31,r@50" --out-dir shots/     (headless, scripted keys)
   stylecam --camera 0 --mask background                      (the person stays as filmed; g cycles)
+  stylecam --camera 0 -s starry.jpg --palette style          (the painting's colours; t toggles)
 
 keys: n/p or arrows next/previous style, 1-9 pick, +/- strength, c keep colours,
-b blend current+next style, s split view, m mirror, l full/lite network,
+t the painting's colours (as --palette style), b blend current+next style, s split view, m mirror, l full/lite network,
 g person mask (off -> background stylized -> person stylized), f HUD,
 space pause, k screenshot (PNG), r record (MP4, H.264), v virtual camera, h help,
 q/Esc quit. --model auto runs the lite network on the CPU (where it is real time)
@@ -52,7 +53,7 @@ def add_arguments(p):
     run.add_argument("--keys", default="", metavar="SCRIPT",
                      help='keys pressed at given frames: KEY@N after N frames are shown (r@0 records from '
                           'the first frame), e.g. "n@10,+@20,r@5,r@40" '
-                          "(names: n p left right 1-9 + - c b s m l g f space k r v h q esc)")
+                          "(names: n p left right 1-9 + - c t b s m l g f space k r v h q esc)")
     add_smooth_arguments(run)
     run.add_argument("--out-dir", default=".", help="folder for screenshots and recordings (default: current)")
     add_mask_arguments(p.add_argument_group("mask"), temporal=True)

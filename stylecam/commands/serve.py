@@ -13,8 +13,9 @@ EXAMPLES = """  stylecam serve                                   (http://127.0.0
   stylecam serve --model lite --size 480            (a browser source for OBS: open the address there)
 
 keys in the page: n/p or arrows next/previous style, 1-9 pick, +/- strength,
-c keep colours, b blend current+next style, s split view, m mirror, l full/lite
-network, f HUD, space pause, k screenshot (PNG), r record (WebM), h help.
+c keep colours, t the painting's colours, b blend current+next style, s split
+view, m mirror, l full/lite network, g person mask, f HUD, space pause, k
+screenshot (PNG), r record (WebM), h help.
 Bound to 127.0.0.1 (the default) the page is for this machine only. Any other
 --host needs a token: --token, or a new one printed in the address; every
 request and connection is checked. Each tab has its own styles and settings; a

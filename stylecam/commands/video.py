@@ -12,7 +12,8 @@ from ..options import (DEFAULT_STYLE, RuntimeOptions, StyleOptions, add_mask_arg
                        add_smooth_arguments, add_style_arguments, longer_side, mask_options, number, runtime_options,
                        smooth_options, style_options)
 from ..safeio import atomic_output, check_output_file, next_free, safe_name
-from ..session import open_session
+from ..palette import MOMENTUM as PALETTE_MOMENTUM, PaletteMatcher
+from ..session import open_session, require_palettes
 from ..temporal.smoothing import SmoothOptions, TemporalSmoother
 from ..video.pipeline import PipelineSettings, Progress, StyleSchedule, stylize_video
 from ..video.io import VIDEO_EXTS, check_output_format, inspect, output_size, probe
@@ -25,6 +26,7 @@ EXAMPLES = f"""  stylecam video in.mp4                        (-> in.stylized-{D
   stylecam video in.mp4 -s monet_water_lilies_1919 --max-size 480 -o small.mp4
   stylecam video in.mp4 -s starry.jpg --smooth both -o steady.mp4      (less flicker)
   stylecam video in.mp4 -s a.jpg -s b.jpg --weights 0.5,0.5 -o blend.mp4
+  stylecam video in.mp4 -s starry.jpg --palette style -o painted.mp4    (the painting's colours)
   stylecam video in.mp4 -s a.jpg -s b.jpg -o morph.mp4    (a -> b across the clip)
   stylecam video in.mp4 -s starry.jpg --start 5 --duration 3 -o part.mp4
   stylecam video talk.mp4 --mask person -o painted_person.mp4     (the room as filmed)
@@ -42,6 +44,8 @@ along the flow in the encoder's feature space (the best trade of steadiness
 against style measured: docs/video.md). Every mode runs on every backend.
 --mask stylizes only the person or only the background (docs/masks.md); the
 mask is a running average over frames (--mask-momentum), so its edge holds still.
+--palette style gives the frames the painting's colours; the colour statistics
+it matches are a running average over frames, started afresh at a scene cut.
 """
 
 
@@ -118,6 +122,7 @@ def run(args) -> int:
 
     session = open_session(opts.runtime, split=opts.smooth.split, stream=True)
     styles = session.styles(opts.style)
+    require_palettes(styles, opts.style)
     out = opts.out or _beside(opts.input, styles)
     check_output_file(out, [opts.input], opts.overwrite)
     smoother = TemporalSmoother(session.backend, opts.smooth)
@@ -128,14 +133,17 @@ def run(args) -> int:
     settings = PipelineSettings(size=size, start=opts.start, duration=opts.duration or 0.0, batch=batch,
                                 alpha=opts.style.alpha, preserve_color=opts.style.preserve_color == "luminance",
                                 audio=opts.audio, crf=opts.crf, preset=opts.preset)
+    palette = PaletteMatcher(PALETTE_MOMENTUM) if opts.style.palette == "style" else None
     names = " -> ".join(s.name for s in styles) + ("" if args.style else " (the default; choose another with -s)")
     print(f"output: {out}: {size[0]}×{size[1]}, style {names}, smoothing {opts.smooth.mode}"
+          + (", the painting's colours (palette)" if palette else "")
           + (f", {opts.mask.mode} stylized (mask)" if masker else "")
           + (f", batch {batch} (large frames)" if batch < opts.batch else ""), file=sys.stderr)
     progress = Progress(expected)
     try:
         with atomic_output(out, opts.overwrite) as tmp:
-            frames = stylize_video(info, tmp, str(out), settings, smoother, schedule, progress, masker=masker)
+            frames = stylize_video(info, tmp, str(out), settings, smoother, schedule, progress, masker=masker,
+                                   palette=palette)
     except KeyboardInterrupt as e:               # Ctrl-C or SIGTERM (stylecam.entry)
         stop = as_interrupted(e)
         print(f"stylecam: {stop.verb} after {progress.done} of about {expected} frames; no output written",

@@ -14,7 +14,9 @@ random ones of both networks, before trained ones exist. ``--mask`` measures eac
 size with and without the person mask, alternating ``--repeats`` times, and
 reports the medians and the share of the frame rate the mask costs; the same from
 the process's CPU time per frame; and the mask's own time per frame as a share of
-the frame time with it, which a busy machine disturbs least.
+the frame time with it, which a busy machine disturbs least. ``--palette style``
+measures the loop with the painting's colours (a style without them is said once
+and runs without), and reports the palette's own time per frame.
 """
 from __future__ import annotations
 
@@ -28,8 +30,8 @@ from dataclasses import replace
 from pathlib import Path
 
 from ..entry import entry_point
-from ..options import (RuntimeOptions, StyleOptions, add_runtime_arguments, add_smooth_arguments, listed,
-                       longer_side, number, parser, runtime_options, smooth_options)
+from ..options import (RuntimeOptions, StyleOptions, add_palette_argument, add_runtime_arguments,
+                       add_smooth_arguments, listed, longer_side, number, parser, runtime_options, smooth_options)
 from ..temporal.smoothing import SmoothOptions
 from ..commands.bench import cpu_model
 from ..mask import MODES, MaskOptions
@@ -39,19 +41,22 @@ EXAMPLES = """  python -m stylecam.live.bench --camera clip.mp4 --size 256,480 -
   python -m stylecam.live.bench --camera clip.mp4 --model lite --fast-file --size 480,640
   python -m stylecam.live.bench --camera clip.mp4 -s picabia_udnie --backend torch
   python -m stylecam.live.bench --camera clip.mp4 --model lite --size 480 --fast-file --mask background
+  python -m stylecam.live.bench --camera clip.mp4 --model lite --size 480 --fast-file --palette style
 """
 WARMUP = 3     # first frames: allocation and thread start-up, not the steady state
 
 
 def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOptions,
-            smooth: SmoothOptions, fast_file: bool = False, mask: MaskOptions = MaskOptions()) -> dict:
+            smooth: SmoothOptions, fast_file: bool = False, mask: MaskOptions = MaskOptions(),
+            palette: str = "off") -> dict:
     opts = LiveOptions(camera=camera, camera_size=None, once=False, size=size, window=False,
                        max_frames=frames + WARMUP, keys=(), out_dir=Path(tempfile.gettempdir()), smooth=smooth,
-                       style=StyleOptions((style,), None, 1.0, None), runtime=runtime, fast_file=fast_file,
+                       style=StyleOptions((style,), None, 1.0, None, palette), runtime=runtime, fast_file=fast_file,
                        mask=mask)
     shape = {}
     cpu = []              # the process's CPU time at each shown frame: steadier than wall time on a busy machine
     mask_s = []           # the mask's own time per frame (stylecam.mask.Masker.seconds)
+    palette_s = []        # the palette's own (stylecam.palette.PaletteMatcher.seconds)
 
     def after_warmup(loop):
         shape["backend"] = loop.backend.describe()
@@ -61,6 +66,8 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
             cpu.append(time.process_time())
             if loop.masker.seconds is not None:
                 mask_s.append(loop.masker.seconds)
+            if loop.stylist.palette.seconds is not None:
+                palette_s.append(loop.stylist.palette.seconds)
         if loop.summary.frames == WARMUP:
             loop.summary.intervals.clear()
             loop.summary.latencies.clear()
@@ -75,6 +82,7 @@ def measure(camera: str, style: str, size: int, frames: int, runtime: RuntimeOpt
             "p90_latency_ms": round(1000 * lat[int(0.9 * (len(lat) - 1))], 1) if lat else None,
             "median_cpu_ms_per_frame": cpu_ms and round(cpu_ms, 1),
             "median_mask_ms": round(1000 * statistics.median(mask_s), 1) if mask_s else None,
+            "median_palette_ms": round(1000 * statistics.median(palette_s), 2) if palette_s else None,
             "camera_frames_dropped": summary.dropped - shape.get("dropped_before", 0)}
 
 
@@ -129,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--frames", type=number(1, integer=True), default=30,
                    help="frames measured per size (after warm-up)")
     add_smooth_arguments(p)
+    add_palette_argument(p)
     p.add_argument("--mask", choices=MODES,
                    help="measure each size with and without this person mask, alternating (see --repeats)")
     p.add_argument("--repeats", type=number(1, integer=True), default=3,
@@ -145,7 +154,7 @@ def main(argv: list[str] | None = None) -> int:
             runtime = _random_weights(runtime, Path(tmp))
         def one(size, mask=MaskOptions()):
             return measure(args.camera, args.style, size, args.frames, runtime, smooth_options(args), args.fast_file,
-                           mask)
+                           mask, args.palette)
         if args.mask:
             mask = MaskOptions(mode=args.mask)
             results = [with_and_without_mask(lambda m, size=size: one(size, m), mask, args.repeats)
@@ -155,7 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     print(json.dumps({"bench": "live loop", "source": args.camera, "style": args.style,
                       "model": args.model, "backend": args.backend, "precision": args.precision,
-                      "smooth": args.smooth,
+                      "smooth": args.smooth, "palette": args.palette,
                       "file_rate": "on demand (--fast-file)" if args.fast_file else "the clip's own",
                       "machine": f"{os.cpu_count()}-core {cpu_model()}", "load_average_1min": load and round(load[0], 2),
                       "results": results}, indent=2, ensure_ascii=False))

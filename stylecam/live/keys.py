@@ -21,6 +21,7 @@ HELP_LINES = (
     ("1 - 9", "pick style directly"),
     ("+ / -", "style strength (alpha)"),
     ("c", "keep the camera's colours"),
+    ("t", "the painting's colours (palette)"),
     ("b", "blend current + next style"),
     ("s", "split view: original | stylized"),
     ("m", "mirror"),
@@ -34,12 +35,12 @@ HELP_LINES = (
     ("h", "this help"),
     ("q / Esc", "quit"),
 )
-TITLE_HINT = "[n/p style  +/- strength  c colour  b blend  s split  l full/lite  g mask  k shot  r rec  h help  q quit]"
+TITLE_HINT = "[n/p style  +/- strength  c colour  t palette  b blend  s split  l full/lite  g mask  k shot  r rec  h help  q quit]"
 
 # cv2.waitKeyEx codes of the arrow keys differ by GUI toolkit (GTK/Qt, Windows, macOS)
 _ARROWS = {65361: "left", 65363: "right", 2424832: "left", 2555904: "right", 63234: "left", 63235: "right"}
 _NAMED = {27: "esc", 32: "space", 13: "enter", ord("="): "+", ord("_"): "-"}
-KNOWN = frozenset("npcbsmlgfkrvhq+-123456789") | {"left", "right", "space", "esc"}
+KNOWN = frozenset("npctbsmlgfkrvhq+-123456789") | {"left", "right", "space", "esc"}
 
 
 @dataclass(frozen=True)
@@ -47,6 +48,7 @@ class LiveState:
     style: int = 0              # index into the style list
     alpha: float = 1.0
     keep_colors: bool = False
+    palette: bool = False       # the painting's colours; never on with keep_colors (they contradict)
     blend: bool = False         # current and next style mixed 50/50
     split: bool = False         # left half original, right half stylized
     mirror: bool = False
@@ -90,7 +92,11 @@ def press(state: LiveState, key: str, n_styles: int) -> tuple[LiveState, str | N
     if key in ("+", "-"):
         step = ALPHA_STEP if key == "+" else -ALPHA_STEP
         return replace(state, alpha=round(min(1.0, max(0.0, state.alpha + step)), 2)), None
-    toggles = {"c": "keep_colors", "b": "blend", "s": "split", "m": "mirror", "f": "hud",
+    if key == "c":          # the camera's colours and the painting's exclude each other
+        return replace(state, keep_colors=not state.keep_colors, palette=False), None
+    if key == "t":
+        return replace(state, palette=not state.palette, keep_colors=False), None
+    toggles = {"b": "blend", "s": "split", "m": "mirror", "f": "hud",
                "space": "paused", "h": "help"}
     if key in toggles:
         field = toggles[key]

@@ -89,7 +89,7 @@ class LiveLoop:
         self.opts = opts
         self.stylist = Stylist(models or ModelSlots(backend, networks.default_kind().name), slots,
                                K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
-                                           networks=networks.names(), mask=opts.mask.mode),
+                                           palette=opts.style.palette == "style", networks=networks.names(), mask=opts.mask.mode),
                                opts.size, opts.smooth, self._say,
                                Masker(opts.mask, temporal=True, segmenters=segmenters))
         self.capture = capture
@@ -230,7 +230,7 @@ class LiveLoop:
         fps = len(self._fps_window) / sum(self._fps_window) if self._fps_window else 0.0
         latency = 1000 * self.summary.latencies[-1] if self.summary.latencies else 0.0
         flags = self.outputs.flags()
-        for on, name in ((self.state.keep_colors, "colour kept"),
+        for on, name in ((self.state.keep_colors, "colour kept"), (self.state.palette, "painting's colours"),
                          (self.state.split, "split"), (self.state.mirror, "mirror"),
                          (self.state.paused, "PAUSED")):
             if on:

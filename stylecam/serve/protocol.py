@@ -21,9 +21,10 @@ _ID = struct.Struct("<BI")
 _NAME = struct.Struct("<BH")
 
 # keys the server acts on; the page handles its own (f HUD, space pause, k screenshot, r record, h help)
-SERVER_KEYS = frozenset("npcbsmlg+-123456789") | {"left", "right"}
+SERVER_KEYS = frozenset("npctbsmlg+-123456789") | {"left", "right"}
 # the page's toggles: (state field, key, label); a new one (a person mask, say) is one more row here
-TOGGLES = (("keep_colors", "c", "preserve colour"), ("blend", "b", "blend with the next style"),
+TOGGLES = (("keep_colors", "c", "preserve colour"), ("palette", "t", "the painting's colours"),
+           ("blend", "b", "blend with the next style"),
            ("split", "s", "split view"), ("mirror", "m", "mirror"))
 WINDOW_ONLY = ("v", "q / Esc")      # keys.HELP_LINES entries the page has no use for (no virtual camera, no quit)
 
@@ -96,4 +97,10 @@ def apply_settings(state: K.LiveState, settings: object, n_styles: int) -> K.Liv
         else:
             raise ProtocolError(f"unknown setting {name!r}")
         changes[name] = value
+    if changes.get("keep_colors") and changes.get("palette"):
+        raise ProtocolError("keep_colors and palette contradict (the camera's colours or the painting's): "
+                            "set one")
+    for on, off in (("keep_colors", "palette"), ("palette", "keep_colors")):    # as the c and t keys
+        if changes.get(on):
+            changes[off] = False
     return dataclasses.replace(state, **changes)

@@ -34,6 +34,7 @@ class Tab:
         opts = app.opts
         self.slots = StyleSlots(app.session.library, opts.style, app.blended)
         state = K.LiveState(alpha=opts.style.alpha, keep_colors=opts.style.preserve_color is not None,
+                            palette=opts.style.palette == "style",
                             networks=networks.names())
         # the g key's person mask, as in the live window; its model loads on first use
         self.stylist = Stylist(app.models, self.slots, state, opts.size, opts.smooth, self._say,

@@ -20,6 +20,7 @@ from ..adain import blend_stats
 from ..backends import keep_content_colors
 from ..errors import UserError
 from ..mask import Masker
+from ..palette import Palette, PaletteMatcher, blend_palettes
 from ..safeio import FULL
 from ..temporal.smoothing import TemporalSmoother
 from ..styles import Style
@@ -49,14 +50,26 @@ class StyleSchedule:
     def morphing(self) -> bool:
         return len(self.styles) > 1
 
+    def _place(self, index: int) -> tuple[Style, Style, float]:
+        """The two styles frame ``index`` lies between, and how far it is from the first."""
+        pos = min(1.0, index / max(1, self.total - 1)) * (len(self.styles) - 1)
+        k = min(int(pos), len(self.styles) - 2)
+        return self.styles[k], self.styles[k + 1], pos - k
+
     def at(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
         if not self.morphing:
             return self.styles[0].mean, self.styles[0].std
-        pos = min(1.0, index / max(1, self.total - 1)) * (len(self.styles) - 1)
-        k = min(int(pos), len(self.styles) - 2)
-        a, b = self.styles[k], self.styles[k + 1]
-        frac = pos - k
+        a, b, frac = self._place(index)
         return blend_stats([a.mean, b.mean], [a.std, b.std], [1 - frac, frac])
+
+    def palette_at(self, index: int) -> Palette | None:
+        """The painting colours of frame ``index``: a morph's mixture moves with it."""
+        if not self.morphing:
+            return self.styles[0].palette
+        a, b, frac = self._place(index)
+        if a.palette is None or b.palette is None:
+            return None
+        return blend_palettes([a.palette, b.palette], [1 - frac, frac])
 
 
 class Progress:
@@ -134,9 +147,11 @@ class _WriterThread:
 
 def stylize_video(info: VideoInfo, tmp_out: Path, out_name: str, settings: PipelineSettings,
                   smoother: TemporalSmoother, schedule: StyleSchedule, progress: Progress,
-                  on_frame: Callable[[int], None] | None = None, masker: Masker | None = None) -> int:
+                  on_frame: Callable[[int], None] | None = None, masker: Masker | None = None,
+                  palette: PaletteMatcher | None = None) -> int:
     """Write the stylized video to ``tmp_out``; returns the number of frames written. masker: stylize
-    only the person or the background (its options say which), frame by frame in order."""
+    only the person or the background (its options say which), frame by frame in order. palette: give
+    the frames the schedule's painting colours (``--palette style``), before the mask."""
     writer = VideoWriter(tmp_out, out_name, info, settings.size, settings.crf, settings.preset)
     reader = Threaded(lambda stop: read_frames(info, settings.size, settings.start, settings.duration,
                                                settings.audio, stop), ahead=2 * settings.batch + 8)
@@ -153,6 +168,9 @@ def stylize_video(info: VideoInfo, tmp_out: Path, out_name: str, settings: Pipel
             out = smoother.process_batch(frames, *schedule.at(0), settings.alpha)
         if settings.preserve_color:
             out = keep_content_colors(out, frames)
+        if palette is not None:
+            out = np.stack([palette(f.bgr, img, schedule.palette_at(f.index), settings.alpha)
+                            for f, img in zip(batch, out)])
         if masker is not None and masker.opts.mode:
             out = np.stack([masker.apply(f.bgr, img, masker.opts.mode) for f, img in zip(batch, out)])
         for f, img in zip(batch, out):

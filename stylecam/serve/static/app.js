@@ -5,7 +5,7 @@
 
 const FRAME = 1, UPLOAD = 2;
 const MAX_IN_FLIGHT = 8;          // a bound only: the server answers the newest and drops the rest
-const SERVER_KEYS = new Set("npcbsmlg+-123456789".split("").concat(["left", "right"]));
+const SERVER_KEYS = new Set("npctbsmlg+-123456789".split("").concat(["left", "right"]));
 const $ = (id) => document.getElementById(id);
 const token = new URLSearchParams(location.search).get("token");
 const query = token ? "?token=" + encodeURIComponent(token) : "";
