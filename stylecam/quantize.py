@@ -173,6 +173,6 @@ def cached_int8(fp32_path) -> Path:
     if not path.is_file():
         path = writable_cache(path.parent, "the INT8 graph") / path.name
         print(f"backend: quantizing the network to INT8 once ({len(CALIBRATION_PHOTOS)} calibration photos, "
-              f"about a minute) -> {path}", file=sys.stderr)
+              f"up to a minute) -> {path}", file=sys.stderr)
         onnx2int8(fp32_path, path, calibration_frames())
     return path

@@ -21,6 +21,7 @@ class Session:
     model: ModelChoice
     runtime: RuntimeOptions
     split: bool
+    stream: bool = False
 
     @property
     def backend(self):
@@ -46,20 +47,23 @@ class Session:
             return self.choice
         rt = replace(self.runtime, onnx=None, engine=None)
         return create(rt.backend, load_network(rt, kind), rt.device, rt.precision, compile=rt.compile,
-                      split=self.split)
+                      split=self.split, stream=self.stream)
 
 
-def open_session(rt: RuntimeOptions, quiet: bool = False, split: bool = False, live: bool = False) -> Session:
+def open_session(rt: RuntimeOptions, quiet: bool = False, split: bool = False, live: bool = False,
+                 stream: bool = False) -> Session:
     """split: the command runs the backend's encode/decode (``SmoothOptions.split``).
-    live: the live loop (``--model auto`` runs lite there on the CPU)."""
+    live: the live loop (``--model auto`` runs lite there on the CPU); a stream, as is
+    stream: many frames (a video), over which a backend's slow one-time preparation pays."""
+    stream = stream or live
     chosen = choose_model(rt, live)
     model = load_network(rt, chosen.kind)
     style_encoder = copy.deepcopy(model.style_encoder)   # float32 always; the backend may cast its own copy
     choice = create(rt.backend, model, rt.device, rt.precision, onnx=rt.onnx, engine=rt.engine,
-                    compile=rt.compile, split=split)
+                    compile=rt.compile, split=split, stream=stream)
     if not quiet:                                        # once it runs: a refusal stays one line
         print(f"{chosen.report()}\n{choice.report()}", file=sys.stderr)
     device = "cuda" if "cuda" in choice.backend.device else "cpu"
     # the full network's ModelConfig: style statistics are VGG's for both networks (padding included)
     library = StyleLibrary(style_encoder.to(device), ModelConfig(), device=device)
-    return Session(choice, library, chosen, rt, split)
+    return Session(choice, library, chosen, rt, split, stream)

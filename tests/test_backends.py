@@ -121,13 +121,15 @@ def _first_installed(ranking):
 def test_auto_on_cpu_picks_the_measured_fastest_exports_once_and_says_why(model, capsys):
     from stylecam.backends import cpu_ranking
     from stylecam.paths import user_cache_dir
-    name, precision = _first_installed(cpu_ranking("full"))
+    name, precision = _first_installed(cpu_ranking("full", stream=False))     # one picture
     choice = create("auto", model, "auto", "auto")
     assert (choice.backend.name, choice.backend.precision) == (name, precision)
     report = choice.report()
     assert report.startswith(f"backend: {name} on CPU {precision}")
     assert "not used: tensorrt:" in report and "not used: torch on CUDA" in report
     assert f"not used: torch fp32 on CPU: slower here than {name} {precision} (measured on" in report
+    for n, p in set(cpu_ranking("full")) - set(cpu_ranking("full", stream=False)):   # where one exists
+        assert f"not used: {n} {p}: its one-time INT8 calibration" in report
     assert "backend: exporting the network to ONNX once" in capsys.readouterr().err
     cached = list((user_cache_dir() / "onnx").glob("*.onnx"))
     assert len(cached) == 1 and cached[0].with_name(cached[0].name + ".json").is_file()   # size + sha256
@@ -138,13 +140,24 @@ def test_auto_on_cpu_picks_the_measured_fastest_exports_once_and_says_why(model,
 @pytest.mark.parametrize("flags,network,first", [
     ({"avx2", "fma"}, "lite", ("openvino", "int8")),           # measured: INT8 pays there with OpenVINO
     ({"avx2", "fma"}, "full", ("openvino", "fp32")),
-    ({"avx2", "avx512f", "avx512_vnni"}, "lite", ("onnxruntime", "fp32")),   # not measured with openvino
+    ({"avx2", "avx512f", "avx512_vnni"}, "lite", ("openvino", "int8")),      # VNNI: INT8 pays more
+    ({"avx2", "avx512f", "avx512_vnni"}, "full", ("openvino", "int8")),
+    ({"avx2", "avx512f"}, "lite", ("onnxruntime", "fp32")),                  # not measured: the first order
     (set(), "full", ("onnxruntime", "fp32")),
 ])
 def test_cpu_ranking_is_keyed_by_the_cpu_kind(flags, network, first):
     from stylecam.backends import cpu_ranking
     ranking = cpu_ranking(network, frozenset(flags))
     assert ranking[0] == first and ("torch", "fp32") in ranking
+
+
+def test_one_picture_skips_what_pays_only_over_many_frames():
+    from stylecam.backends import STREAMS_ONLY, cpu_ranking
+    vnni = frozenset({"avx2", "avx512f", "avx512_vnni"})
+    assert ("full", "int8") in STREAMS_ONLY
+    assert cpu_ranking("full", vnni, stream=False)[0] == ("onnxruntime", "fp32")
+    assert cpu_ranking("full", vnni, stream=True)[0] == ("openvino", "int8")
+    assert cpu_ranking("lite", vnni, stream=False) == cpu_ranking("lite", vnni)   # lite calibrates in seconds
 
 
 def test_the_table_checks_every_request_in_one_place():

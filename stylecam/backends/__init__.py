@@ -8,7 +8,9 @@ error, never a silent fallback.
 ``auto`` walks the candidates fastest first and, when one runs, says which and why the
 others were not used: on CUDA a TensorRT FP16 engine, then torch (fp16, CUDA graphs,
 torch.compile); on the CPU the order measured for this kind of CPU and network
-(``CPU_RANKING``), and where this kind was never measured the order measured first.
+(``CPU_RANKING``), and where this kind was never measured the order measured first. A choice
+whose one-time preparation costs more than one picture gains (``STREAMS_ONLY``) is taken only
+for a stream of frames (video, live, serve) or when asked for by its precision.
 """
 from __future__ import annotations
 
@@ -56,13 +58,19 @@ SPECS = {s.name: s for s in TABLE}
 NAMES = ("auto",) + tuple(SPECS)
 
 # (backend, precision) on the CPU, fastest first, per CPU kind (cpu.kind) and network, as measured
-# with `stylecam bench` (docs/benchmarks-cpu.md). INT8 only for lite: its calibration takes seconds,
-# the full network's a minute, more than a picture or a clip gains from it.
+# with `export.cpu_bench` and `stylecam bench` (docs/benchmarks-cpu.md).
 MEASURED_FIRST = (("onnxruntime", "fp32"), ("torch", "fp32"))       # measured first, on a 2-core AVX-512 EPYC
 CPU_RANKING = {
     ("avx2", "lite"): (("openvino", "int8"), ("openvino", "fp32"), ("onnxruntime", "fp32"), ("torch", "fp32")),
     ("avx2", "full"): (("openvino", "fp32"), ("onnxruntime", "fp32"), ("torch", "fp32")),
+    ("avx512-vnni", "lite"): (("openvino", "int8"), ("openvino", "fp32"), ("onnxruntime", "fp32"), ("torch", "fp32")),
+    ("avx512-vnni", "full"): (("openvino", "int8"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("torch", "fp32")),
 }
+# (network, precision) whose one-time preparation pays only over many frames: calibrating the full
+# network's INT8 graph takes about half a minute, more than one picture gains from it.
+STREAMS_ONLY = {("full", "int8")}
+ONE_PICTURE = ("its one-time INT8 calibration (about half a minute, then cached) pays over a video or the "
+               "live loop, not one picture; --precision int8 uses it")
 
 
 @dataclass(frozen=True)
@@ -146,18 +154,23 @@ def _cuda_available(device: str) -> bool:
     return torch.cuda.is_available()
 
 
-def cpu_ranking(network: str, flags: frozenset[str] | None = None) -> tuple[tuple[str, str], ...]:
-    """The CPU candidates for ``auto``, fastest first, on this CPU (or one with ``flags``)."""
+def cpu_ranking(network: str, flags: frozenset[str] | None = None, *,
+                stream: bool = True) -> tuple[tuple[str, str], ...]:
+    """The CPU candidates for ``auto``, fastest first, on this CPU (or one with ``flags``);
+    stream False (one picture): without those that pay only over many frames (``STREAMS_ONLY``)."""
     flags = cpu.this_cpu().flags if flags is None else flags
-    return CPU_RANKING.get((cpu.kind(flags), network), MEASURED_FIRST)
+    ranking = CPU_RANKING.get((cpu.kind(flags), network), MEASURED_FIRST)
+    return ranking if stream else tuple(c for c in ranking if (network, c[1]) not in STREAMS_ONLY)
 
 
-def _auto_cpu(model, device: str, precision: str, kw: dict, split: bool, notes: list[str]) -> BackendChoice:
+def _auto_cpu(model, device: str, precision: str, kw: dict, split: bool, stream: bool,
+              notes: list[str]) -> BackendChoice:
     kind, network = cpu.kind(cpu.this_cpu().flags), getattr(model, "kind", "")
     measured = (kind, network) in CPU_RANKING
     source = f"measured on {kind} CPUs" if measured else f"measured on AVX-512 CPUs; {kind} ones not yet"
     verdict = "slower here than"
-    ranking = cpu_ranking(network)
+    ranking = cpu_ranking(network, stream=stream or precision != "auto")
+    notes += [f"{n} {p}: {ONE_PICTURE}" for n, p in cpu_ranking(network) if (n, p) not in ranking]
     if kw.get("compile"):
         notes += [f"{name}: --compile asks for torch" for name in dict(ranking) if name != "torch"]
         ranking = (("torch", "fp32"),)
@@ -183,7 +196,7 @@ def _auto_cpu(model, device: str, precision: str, kw: dict, split: bool, notes: 
     raise UserError("no backend could run: " + "; ".join(notes))
 
 
-def _auto(model, device: str, precision: str, kw: dict, split: bool) -> BackendChoice:
+def _auto(model, device: str, precision: str, kw: dict, split: bool, stream: bool) -> BackendChoice:
     notes: list[str] = []
     if _cuda_available(device):
         trt = SPECS["tensorrt"]
@@ -209,22 +222,24 @@ def _auto(model, device: str, precision: str, kw: dict, split: bool) -> BackendC
     notes.append("torch on CUDA: " + ("--device cpu" if device == "cpu" else "no CUDA GPU here"))
     if precision not in ("auto", "fp32", "int8"):
         raise UserError(f"--precision {precision} needs CUDA; on the CPU use --precision fp32 or int8")
-    return _auto_cpu(model, device, precision, kw, split, notes)
+    return _auto_cpu(model, device, precision, kw, split, stream, notes)
 
 
 def create(name: str, model, device: str = "auto", precision: str = "auto", *,
            onnx: str | None = None, engine: str | None = None, compile: bool | None = None,
-           split: bool = False) -> BackendChoice:
+           split: bool = False, stream: bool = False) -> BackendChoice:
     """model: a loaded network (the model API). Returns the backend and the notes on what was skipped.
     onnx / engine: an exported graph or a built engine to use instead of the cached ones.
     compile: torch.compile for the torch backend (None: where measured faster, i.e. on CUDA).
     split: the caller will run encode/decode (temporal smoothing): they are made ready now, and
-    ``auto`` passes over a backend that cannot run them."""
+    ``auto`` passes over a backend that cannot run them.
+    stream: the caller stylizes many frames (video, live, serve), over which a slow one-time
+    preparation pays (``STREAMS_ONLY``)."""
     if name not in NAMES:
         raise UserError(f"unknown backend '{name}'; choose one of: {', '.join(NAMES)}")
     kw = {"onnx": onnx, "engine": engine, "compile": compile}
     if name == "auto":
-        return _auto(model, device, precision, kw, split)
+        return _auto(model, device, precision, kw, split, stream)
     spec = SPECS[name]
     why = refusal(spec, _device_type(spec, device), precision, compile)
     if why:

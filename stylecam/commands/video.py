@@ -116,7 +116,7 @@ def run(args) -> int:
     if masker is not None:
         masker.segmenters.check()                  # a missing or damaged mask model fails before the network loads
 
-    session = open_session(opts.runtime, split=opts.smooth.split)
+    session = open_session(opts.runtime, split=opts.smooth.split, stream=True)
     styles = session.styles(opts.style)
     out = opts.out or _beside(opts.input, styles)
     check_output_file(out, [opts.input], opts.overwrite)

@@ -138,7 +138,7 @@ def run(opts: ReportOptions) -> dict:
     if len(frames) < 2:
         raise UserError(f"{opts.video}: {len(frames)} frame in the first {opts.seconds:g} s; the warping error "
                         "compares consecutive frames: give a video of at least 2 frames")
-    session = open_session(opts.runtime, quiet=True, split=True)
+    session = open_session(opts.runtime, quiet=True, split=True, stream=True)
     style = session.library.resolve(str(opts.style))[0]
     style_rgb = resize_longer(read_image(opts.style), session.library.config.style_size)
     backend = session.backend
