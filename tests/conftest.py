@@ -5,11 +5,18 @@ Nothing here reads ../shared: every image and clip is generated.
 from __future__ import annotations
 
 import importlib.util
+import os
 
-import cv2
-import numpy as np
-import pytest
-import torch
+# One intra-op thread, here and in every subprocess a test starts: the tensors are tiny, so a second
+# thread's hand-offs cost more than it computes, and it fights the other test worker for the cores.
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import cv2  # noqa: E402
+import numpy as np  # noqa: E402
+import pytest  # noqa: E402
+import torch  # noqa: E402
+
+torch.set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
 
 
 def synthetic_rgb(h: int = 48, w: int = 64, seed: int = 0) -> np.ndarray:

@@ -61,7 +61,7 @@ def test_few_steps_lower_the_loss(data, tmp_path):
     # a feature cache of two crops: the decoder sees the same pairs again and again, so the
     # recipe's learning rate visibly lowers their loss within a few dozen steps (style samples only:
     # the pool loss below is theirs; the identity term has its own test)
-    cfg = tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=2, iterations=50, identity_share=0.0)
+    cfg = tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=2, iterations=40, identity_share=0.0)
     trainer = Trainer(cfg, QUIET)
     cache = trainer.batches.cache
 
@@ -74,7 +74,7 @@ def test_few_steps_lower_the_loss(data, tmp_path):
     before = pool_loss()
     history = trainer.run()["history"]
     after = pool_loss()
-    assert trainer.iteration == 50 and len(history) == 50
+    assert trainer.iteration == 40 and len(history) == 40
     assert after < 0.8 * before, (before, after)
     assert (tmp_path / "run" / "decoder.pt").is_file()
 
@@ -265,7 +265,7 @@ def test_identity_steps_teach_the_decoder_to_give_the_photo_back(data, tmp_path)
     # identity samples only: on 16-px synthetic crops from a random decoder the style term would
     # dominate the few steps a test can afford
     cfg = tiny_config(data, tmp_path / "run", cache_features=True, cache_pool=2, identity_share=1.0,
-                      iterations=80, lr=5e-4)
+                      iterations=12, lr=5e-4)
     trainer = Trainer(cfg, QUIET)
     before = identity_loss(trainer)
     history = trainer.run()["history"]
