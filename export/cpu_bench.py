@@ -113,6 +113,11 @@ def parity(ref, other, frames, styles) -> dict:
             "mean_levels": round(float(d.mean()), 2)}
 
 
+# ONNX Runtime's idle workers spin-wait after a call; without a pause they hold the cores while the
+# next variant runs, which then measured up to 1.4× slower than the same variant after an OpenVINO one
+PAUSE_S = 0.1
+
+
 def alternate(calls: dict, repeats: int, warmup: int) -> dict[str, list[float]]:
     """Seconds per call of each function, called in turn (so other processes' load hits all alike)."""
     for _ in range(warmup):
@@ -121,6 +126,7 @@ def alternate(calls: dict, repeats: int, warmup: int) -> dict[str, list[float]]:
     times = {k: [] for k in calls}
     for _ in range(repeats):
         for k, f in calls.items():
+            time.sleep(PAUSE_S)
             t0 = time.perf_counter()
             f()
             times[k].append(time.perf_counter() - t0)
