@@ -58,7 +58,6 @@ VARIANTS = {
     "ov-int8-keep16": ("openvino", "int8", {"keep": 16}),
     "ov-int8-convs": ("openvino", "int8", {"ops": ["Conv"]}),
     "ov-int8-tensor": ("openvino", "int8", {"per_channel": False}),
-    "ov-int8-channel": ("openvino", "int8", {"per_channel": True}),
     "ort-int8-w8": ("onnxruntime", "int8", {"reduce_range": False}),
     "ov-int8-w8": ("openvino", "int8", {"reduce_range": False}),
     "ov-int8-w7": ("openvino", "int8", {"reduce_range": True}),
@@ -70,18 +69,15 @@ INT8_KEYS = ("keep", "operator_format", "ops", "per_channel", "reduce_range")
 def _int8_graph(fp32_path, recipe: dict, folder: Path, feeds) -> tuple[Path, float]:
     import hashlib
 
-    from stylecam.graphs import read_metadata
-    from stylecam.quantize import QUANTIZED_OPS, onnx2int8, per_channel_weights, saturates_here
-    network = read_metadata(fp32_path).get("stylecam.model", "")
-    # the defaults, resolved: part of the key
-    recipe = {"reduce_range": saturates_here(), "per_channel": per_channel_weights(network), **recipe}
+    from stylecam.quantize import QUANTIZED_OPS, onnx2int8, saturates_here
+    recipe = {"reduce_range": saturates_here(), **recipe}       # the default, resolved: part of the key
     key = json.dumps(recipe, sort_keys=True) + str(fp32_path)
     out = folder / f"int8-{hashlib.sha256(key.encode()).hexdigest()[:12]}.onnx"
     t0 = time.perf_counter()
     if not out.is_file():
         exclude = narrow_convs(fp32_path, recipe["keep"]) if recipe.get("keep") else ()
         onnx2int8(fp32_path, out, feeds, ops=recipe.get("ops", QUANTIZED_OPS), exclude=exclude,
-                  operator_format=recipe.get("operator_format", False), per_channel=recipe["per_channel"],
+                  operator_format=recipe.get("operator_format", False), per_channel=recipe.get("per_channel", True),
                   reduce_range=recipe["reduce_range"])
     return out, time.perf_counter() - t0
 

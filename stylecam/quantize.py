@@ -1,8 +1,8 @@
 """INT8 frame graphs for ONNX Runtime on the CPU, one function per conversion.
 
 ``onnx2int8``: the fp32 frame graph (``convert.torch2onnx``) -> the same graph with
-ONNX Runtime static quantization: QDQ format, INT8 weights (per output channel, or
-per tensor where the network's registry entry says so) and per-tensor UINT8 activations. The convolutions are the only INT8 arithmetic; the
+ONNX Runtime static quantization: QDQ format, per-channel INT8 weights and
+per-tensor UINT8 activations. The convolutions are the only INT8 arithmetic; the
 ReLU, padding, pooling and upsampling between them are quantized too because
 in UINT8 they are exact (ReLU folds into the convolution's output range, the
 others move values), so each activation is rounded once, to a range that starts
@@ -145,9 +145,8 @@ def onnx2int8(fp32_onnx, out, calibration_frames: list[dict[str, np.ndarray]],
         proto = onnx.load_model(str(quantized))
     del proto.metadata_props[:]
     calibration = method + (f" {CALIBRATION_PERCENTILE}" if method == "percentile" else "")
-    weights = ("7-bit" if reduce_range else "8-bit") + (" per channel" if per_channel else " per tensor")
     meta.update({"stylecam.precision": "int8", "stylecam.int8_from": file_hash(fp32_onnx),
-                 "stylecam.int8_ops": ", ".join(ops), "stylecam.int8_weights": weights,
+                 "stylecam.int8_ops": ", ".join(ops), "stylecam.int8_weights": "7-bit" if reduce_range else "8-bit",
                  "stylecam.int8_calibration": f"{calibration}, {len(calibration_frames)} frames, "
                                               f"version {CALIBRATION_VERSION}"})
     for k, v in meta.items():
@@ -166,22 +165,14 @@ def cached_int8(fp32_path) -> Path:
     from .graphs import check_stylecam_onnx, file_hash
     from .paths import user_cache_dir
     from .safeio import writable_cache
-    meta = check_stylecam_onnx(fp32_path, "frame")
-    if meta.get("stylecam.precision") == "int8":
+    if check_stylecam_onnx(fp32_path, "frame").get("stylecam.precision") == "int8":
         return Path(fp32_path)
-    per_channel = per_channel_weights(meta.get("stylecam.model", ""))
-    weights = ("-w7" if saturates_here() else "") + ("" if per_channel else "-pt")
+    weights = "-w7" if saturates_here() else ""
     key = f"{file_hash(fp32_path)}-ort{onnxruntime.__version__}-c{CALIBRATION_VERSION}{weights}"
     path = user_cache_dir() / "onnx" / f"stylecam-int8-{key}.onnx"
     if not path.is_file():
         path = writable_cache(path.parent, "the INT8 graph") / path.name
         print(f"backend: quantizing the network to INT8 once ({len(CALIBRATION_PHOTOS)} calibration photos, "
               f"up to a minute) -> {path}", file=sys.stderr)
-        onnx2int8(fp32_path, path, calibration_frames(), per_channel=per_channel)
+        onnx2int8(fp32_path, path, calibration_frames())
     return path
-
-
-def per_channel_weights(kind: str) -> bool:
-    """The network's INT8 weight scaling (its registry entry); per channel for one not registered."""
-    from .networks import get, names
-    return get(kind).int8_per_channel if kind in names() else True

@@ -50,7 +50,6 @@ class NetworkKind:
     version: int = 1            # of its tensors in the file
     option: str | None = None   # the RuntimeOptions field (and flag) naming its file: --decoder, --lite
     live_on_cpu: bool = False   # what --model auto runs live on the CPU
-    int8_per_channel: bool = True   # INT8 weights scaled per output channel, else one scale per tensor
     legacy: Callable[[object], dict | None] = _no_legacy   # an older file's contents -> the envelope
     retired: tuple[str, ...] = ()   # config keys older files hold that no longer mean anything
 

@@ -27,7 +27,4 @@ LITE = register(NetworkKind(
     name=LiteStyleTransfer.kind, model=LiteStyleTransfer, config=LiteConfig,
     build=lambda config, vgg: LiteStyleTransfer(vgg, config),
     asset="lite.pt", noun="stylecam-lite model", hint=HINT, option="lite", live_on_cpu=True, legacy=legacy,
-    # per-tensor INT8 weights: as close to fp32 as per-channel ones and faster with OpenVINO
-    # (docs/benchmarks-cpu.md); the full network's are not (14 levels off on average)
-    int8_per_channel=False,
     retired=("style_size", "eps")))    # in the first files' configs; the VGG's statistics use the runtime's
