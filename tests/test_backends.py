@@ -155,7 +155,7 @@ def test_one_picture_skips_what_pays_only_over_many_frames():
     from stylecam.backends import STREAMS_ONLY, cpu_ranking
     vnni = frozenset({"avx2", "avx512f", "avx512_vnni"})
     assert ("full", "int8") in STREAMS_ONLY
-    assert cpu_ranking("full", vnni, stream=False)[0] == ("onnxruntime", "fp32")
+    assert cpu_ranking("full", vnni, stream=False)[0] == ("openvino", "fp32")
     assert cpu_ranking("full", vnni, stream=True)[0] == ("openvino", "int8")
     assert cpu_ranking("lite", vnni, stream=False) == cpu_ranking("lite", vnni)   # lite calibrates in seconds
 

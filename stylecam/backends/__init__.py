@@ -64,7 +64,7 @@ CPU_RANKING = {
     ("avx2", "lite"): (("openvino", "int8"), ("openvino", "fp32"), ("onnxruntime", "fp32"), ("torch", "fp32")),
     ("avx2", "full"): (("openvino", "fp32"), ("onnxruntime", "fp32"), ("torch", "fp32")),
     ("avx512-vnni", "lite"): (("openvino", "int8"), ("openvino", "fp32"), ("onnxruntime", "fp32"), ("torch", "fp32")),
-    ("avx512-vnni", "full"): (("openvino", "int8"), ("onnxruntime", "fp32"), ("openvino", "fp32"), ("torch", "fp32")),
+    ("avx512-vnni", "full"): (("openvino", "int8"), ("openvino", "fp32"), ("onnxruntime", "fp32"), ("torch", "fp32")),
 }
 # (network, precision) whose one-time preparation pays only over many frames: calibrating the full
 # network's INT8 graph takes about half a minute, more than one picture gains from it.
