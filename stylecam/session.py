@@ -71,7 +71,7 @@ def require_palettes(styles: list[Style], opts: StyleOptions) -> None:
 def open_session(rt: RuntimeOptions, quiet: bool = False, split: bool = False, live: bool = False,
                  stream: bool = False) -> Session:
     """split: the command runs the backend's encode/decode (``SmoothOptions.split``).
-    live: the live loop (``--model auto`` runs lite there on the CPU); a stream, as is
+    live: the live loop (``--model auto`` runs lite there on the CPU); a stream too.
     stream: many frames (a video), over which a backend's slow one-time preparation pays."""
     stream = stream or live
     chosen = choose_model(rt, live)
