@@ -245,3 +245,30 @@ def test_help_names_the_recipe(capsys):
     assert main(["--help"]) == 0
     text = capsys.readouterr().out
     assert "--teacher" in text and "--cache-pool" in text and "cp OUT/lite.pt OUT/lite.json assets/" in text
+
+
+def test_teacher_palette_gives_the_targets_their_paintings_colours_at_their_strength():
+    from train.colour import moments
+    from train.lite_teacher import with_painting_colours
+    rng = np.random.default_rng(0)
+    grey = torch.from_numpy(rng.integers(60, 120, (2, 3, 32, 32), dtype=np.uint8))   # a drab output
+    warm = rng.normal((200, 120, 60), 20, (32, 32, 3)).clip(0, 255).astype(np.uint8)      # a warm painting
+    art = torch.from_numpy(warm).permute(2, 0, 1)[None].float() / 255
+    mean, second = moments(art.expand(2, -1, -1, -1))
+    out = with_painting_colours(grey, (mean, second), torch.tensor([1.0, 0.0]))
+    got_mean, got_second = moments(out.float() / 255)
+    cov = lambda m, s: s - m[:, :, None] * m[:, None, :]  # noqa: E731
+    assert torch.allclose(got_mean[0], mean[0], atol=0.01)                  # α = 1: the painting's colours
+    assert torch.allclose(cov(got_mean, got_second)[0], cov(mean, second)[0], atol=0.01)
+    assert torch.equal(out[1], grey[1])                                      # α = 0: the picture as it was
+
+
+def test_teacher_palette_is_part_of_the_pool_key_and_the_recipe(folders, random_decoder, tmp_path):
+    import shutil
+
+    from train.lite import main
+    shutil.copy(random_decoder, folders / "teacher.pt")
+    out = tmp_path / "run"
+    assert main(tiny_args(folders, out, "--iterations", "2", "--teacher-palette")) == 0
+    assert json.loads((out / "lite.json").read_text())["recipe"]["teacher_palette"] is True
+    assert torch.load(out / "teacher_pool.pt", weights_only=True)["key"]["teacher_palette"] is True

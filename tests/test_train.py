@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import importlib
+import json
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -392,3 +393,17 @@ def test_checkpoint_from_before_the_modulation_resumes_with_a_clear_line_or_warm
     one_line_error(run_cli(capfd, *common, "--out", str(tmp_path / "old"), "--resume", str(ckpt)),
                    "--init-from")
     assert run_cli(capfd, *common, "--out", str(tmp_path / "new"), "--init-from", str(ckpt)).returncode == 0
+
+
+def test_train_last_moves_only_the_last_convs_and_their_modulation(data, tmp_path, random_decoder):
+    trainer = Trainer(tiny_config(data, tmp_path / "out", init_from=random_decoder, train_last=2,
+                                  identity_share=0.5, iterations=3), QUIET)
+    before = {k: v.clone() for k, v in trainer.decoder.state_dict().items()}
+    trainer.run()
+    after = trainer.decoder.state_dict()
+    moved = {k for k in before if not torch.equal(before[k], after[k])}
+    assert moved and moved <= {"net.17.1.weight", "net.17.1.bias", "net.19.1.weight", "net.19.1.bias",
+                               "photo_gain.7", "photo_gain.8", "photo_bias.7", "photo_bias.8"}
+    assert {"net.19.1.weight", "net.17.1.weight"} <= moved
+    assert not any(k.startswith(("net.0.", "net.14.")) for k in moved)
+    assert {"train_last": 2}.items() <= json.loads((tmp_path / "out" / "decoder.json").read_text())["recipe"].items()

@@ -112,6 +112,11 @@ class TrainConfig(RunConfig):
                                        f"painting's (default {SHOWN}: off)", weight, group=L)
     relu1_1_weight: float = option(1.0, f"factor on the relu1_1 style term, colour and fine texture "
                                         f"(default {SHOWN})", weight, group=L)
+    # a warm start's fresh Adam moves every trained weight by about lr per step, whatever its gradient:
+    # training only the convs nearest the pixels (where the palette is rendered) leaves the rest as it was,
+    # and skips their backward pass
+    train_last: int = option(0, "train only the decoder's last N convs and their strength modulation "
+                                f"(default {SHOWN}: all 9)", number(0, 9, integer=True), group=L, metavar="N")
     # NHWC is slower on an H100 (reflection padding): off unless asked
     channels_last: bool = option(False, "NHWC memory layout", group=S, negatable=True)
     compile: bool = option(False, "torch.compile the networks (minutes of compile time)", group=S)

@@ -54,6 +54,10 @@ class LiteTrainConfig(RunConfig):
                              count, group=D)
     blend_share: float = option(0.5, f"share of pool samples with a blend of 2-3 paintings as style "
                                      f"(default {SHOWN})", share, group=D)
+    # the full network's colours drift from the painting's (train/colour.py); the runtime's --palette
+    # style corrects them after the fact, and a student can learn from the corrected pictures instead
+    teacher_palette: bool = option(False, "give the teacher's outputs their painting's colour mean and covariance "
+                                          "(as stylecam --palette style) before the student learns them", group=D)
     # 1 would never show the teacher
     alpha_zero: float = option(0.2, f"share of samples at alpha 0, where the target is the photo (default {SHOWN})",
                                fraction, group=D)

@@ -55,7 +55,7 @@ class LiteTrainer(Run):
     checkpoint_format, checkpoint_key = CHECKPOINT_FORMAT, "lite"
     recipe_keys = ("batch", "crop", "short_side", "scale_jitter", "style_size", "blend_share", "alpha_zero",
                    "pixel_weight", "feature_weight", "style_weight", "stability_weight", "colour_weight", "lr",
-                   "lr_decay", "seed")
+                   "lr_decay", "seed", "teacher_palette")
 
     def __init__(self, cfg: LiteTrainConfig, log=print):
         self.cfg, self.log = cfg, log
@@ -119,14 +119,15 @@ class LiteTrainer(Run):
         pool_key = {"bank": bank_key, "teacher": self.teacher_meta["sha256"], "content": str(cfg.content),
                     "content_images": len(self.content),
                     **{k: getattr(cfg, k) for k in ("crop", "short_side", "scale_jitter", "cache_pool",
-                                                    "blend_share", "seed")}}
+                                                    "blend_share", "seed", "teacher_palette")}}
 
         def build() -> TeacherPool:
             rng = torch.Generator(self.device)      # its own: a rebuilt pool is the same pool
             rng.manual_seed(cfg.seed + 7919)
             with self.autocast():
                 return TeacherPool.build(self.teacher, self.content, bank, cfg.cache_pool, cfg.crop,
-                                         cfg.scale_jitter, cfg.blend_share, rng, log)
+                                         cfg.scale_jitter, cfg.blend_share, rng, log,
+                                         palette=cfg.teacher_palette)
         return bank, cached(cfg.out / "teacher_pool.pt", pool_key, build, TeacherPool, self.device, log)
 
     # --- one iteration -------------------------------------------------------------------------------

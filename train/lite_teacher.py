@@ -12,11 +12,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from stylecam.adain import adain_with_strength, calc_mean_std
 from stylecam.images import resize_longer, to_tensor
 from stylecam.model import SIZE_MULTIPLE, Encoder, StyleTransfer, pad_to_multiple
+from stylecam.palette import Palette, apply_map, at_strength, palette_of, transport_map
 from stylecam.safeio import save_torch
 
 from .colour import Moments, mix_moments, moments
@@ -87,6 +89,21 @@ def random_blends(n: int, styles: int, blend_share: float, generator: torch.Gene
     return idx, raw / raw.sum(1, keepdim=True)
 
 
+def with_painting_colours(images: torch.Tensor, pixels: Moments, alpha: torch.Tensor) -> torch.Tensor:
+    """(n, 3, H, W) uint8 RGB teacher outputs -> the same, each given its painting's colour mean and
+    covariance at its strength, exactly as ``stylecam --palette style`` shows them; pixels: the
+    paintings' moments (n, 3), (n, 3, 3); alpha: (n,)."""
+    mean, second = (m.cpu().double().numpy() for m in pixels)
+    out = torch.empty_like(images)
+    for i, image in enumerate(images):
+        rgb = np.ascontiguousarray(image.permute(1, 2, 0).cpu().numpy())              # (H, W, 3)
+        painting = Palette(mean[i].astype(np.float32),
+                           (second[i] - np.outer(mean[i], mean[i])).astype(np.float32))
+        a, b = at_strength(*transport_map(palette_of(rgb), painting), float(alpha[i]))
+        out[i] = torch.from_numpy(apply_map(rgb, a, b, bgr=False)).permute(2, 0, 1)
+    return out
+
+
 @dataclass
 class TeacherPool:
     crops: torch.Tensor          # (P, 3, crop, crop) uint8 content crops
@@ -103,7 +120,8 @@ class TeacherPool:
     @torch.no_grad()
     def build(cls, teacher: StyleTransfer, content: ImagePool, bank: StyleBank, n: int, crop: int,
               jitter: float, blend_share: float, generator: torch.Generator, log=print,
-              chunk: int = 16) -> "TeacherPool":
+              chunk: int = 16, palette: bool = False) -> "TeacherPool":
+        """palette: the teacher's outputs given their paintings' colours (``with_painting_colours``)."""
         dev = content.device
         n_crops = -(-n // STYLES_PER_CROP)
         log(f"teacher pool: {n} samples ({n_crops} crops of {crop} px x {STYLES_PER_CROP} style codes) ...")
@@ -122,6 +140,9 @@ class TeacherPool:
             # the full model's forward pass, its encoding shared by the crop's samples
             t = adain_with_strength(feat, mean[rows], std[rows], alpha[rows])
             target[rows] = teacher.decoder(t.to(feat.dtype), alpha[rows]).float().clamp(0, 1).mul(255).round().to(torch.uint8)
+            if palette:
+                target[rows] = with_painting_colours(target[rows], bank.mix_pixels(style_idx[rows], style_w[rows]),
+                                                     alpha[rows]).to(dev)
         crops = crops.mul(255).round().to(torch.uint8)
         return cls(crops, crop_of, style_idx, style_w, alpha, target)
 

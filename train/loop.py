@@ -23,7 +23,23 @@ from .skeleton import Run, autocast_dtype, device_name
 
 # options added after the first checkpoints were written (a resumed older run starts them at this run's values)
 NEW_OPTIONS = ("identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
-               "stability_warp", "modulation_lr_scale", "colour_weight", "relu1_1_weight")
+               "stability_warp", "modulation_lr_scale", "colour_weight", "relu1_1_weight", "train_last")
+
+
+def trained_parameters(decoder: torch.nn.Module, last: int = 0) -> list[tuple[str, torch.nn.Parameter]]:
+    """The (name, parameter) pairs a run trains: every one, or those of the last ``last`` convs
+    (weights, biases, γ and β); the others are frozen (requires_grad off)."""
+    convs = [i for i, layer in enumerate(decoder.net) if isinstance(layer, torch.nn.Sequential)]
+    first = len(convs) - last if last else 0
+    layers = tuple(f"net.{i}." for i in convs[first:])
+    modulation = {f"photo_{kind}.{j}" for kind in ("gain", "bias") for j in range(first, len(convs))}
+    chosen = []
+    for name, p in decoder.named_parameters():
+        train = name.startswith(layers) or name in modulation
+        p.requires_grad_(train)
+        if train:
+            chosen.append((name, p))
+    return chosen
 
 
 class Trainer(Run):
@@ -31,7 +47,7 @@ class Trainer(Run):
     checkpoint_format, checkpoint_key = FORMAT, "decoder"
     recipe_keys = ("batch", "crop", "short_side", "scale_jitter", "lr", "lr_decay", "style_weight",
                    "identity_share", "identity_pixel_weight", "identity_feature_weight", "stability_weight",
-                   "stability_warp", "modulation_lr_scale", "colour_weight", "relu1_1_weight", "precision",
+                   "stability_warp", "modulation_lr_scale", "colour_weight", "relu1_1_weight", "train_last", "precision",
                    "cache_features", "cache_pool", "seed")
 
     def __init__(self, cfg: TrainConfig, log=print):
@@ -52,8 +68,9 @@ class Trainer(Run):
         # fused Adam: one kernel for all parameters instead of a few per tensor on the GPU
         # the strength modulation starts at 0 and Adam moves a parameter about lr per step: at the
         # convs' lr it would take ~10^4 steps to reach 1, hence its own scale
-        modulation = [p for name, p in self.decoder.named_parameters() if name.startswith("photo_")]
-        convs = [p for name, p in self.decoder.named_parameters() if not name.startswith("photo_")]
+        trained = trained_parameters(self.decoder, cfg.train_last)
+        modulation = [p for name, p in trained if name.startswith("photo_")]
+        convs = [p for name, p in trained if not name.startswith("photo_")]
         self.optimizer = torch.optim.Adam([{"params": convs, "lr_scale": 1.0},
                                            {"params": modulation, "lr_scale": cfg.modulation_lr_scale}],
                                           lr=cfg.lr, fused=True if self.device.type == "cuda" else None)
