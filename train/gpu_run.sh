@@ -40,7 +40,7 @@ main() {
         : "${SETUP_S:=60}" "${PROBE_BUDGET_S:=60}" "${BATCHES:=2}" "${PROBE_S:=0.3}" "${WARMUP:=1}"
         : "${CROP:=32}" "${SHORT:=48}" "${TEACHER_MIN:=0.03}" "${TEACHER_GRACE_S:=90}" "${LITE_MIN:=0.03}"
         : "${LITE_GRACE_S:=90}" "${BENCH_S:=40}" "${DEVICE:=cpu}" "${TOTAL_S:=600}" "${PROBE_SETTING:=fp32}"
-        : "${EXTRA_LITE=--style-weight 1 --cache-pool 32}"      # the GPU sizes would swamp a CPU
+        : "${EXTRA_LITE=--style-weight 1 --cache-pool 32 --teacher-palette}"      # the GPU sizes would swamp a CPU
         export GPU_BENCH_TINY=1 OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
     fi
     SETUP_S=${SETUP_S:-25}
@@ -61,8 +61,8 @@ main() {
     INIT_FROM=${INIT_FROM:-assets/decoder.pt}
     VAL_EVERY=${VAL_EVERY:-100000}
     # the shipped decoder's recipe plus the palette terms (docs/training.md); EXTRA_TRAIN="" for the defaults
-    EXTRA_TRAIN=${EXTRA_TRAIN-"--stability-weight 300 --colour-weight 500 --relu1-1-weight 2"}
-    EXTRA_LITE=${EXTRA_LITE-"--crop 256 --short-side 512 --batch 32 --cache-pool 4096 --style-weight 1 --colour-weight 100"}
+    EXTRA_TRAIN=${EXTRA_TRAIN-"--stability-weight 300 --colour-weight 5000 --relu1-1-weight 2"}
+    EXTRA_LITE=${EXTRA_LITE-"--crop 256 --short-side 512 --batch 32 --cache-pool 4096 --style-weight 1 --colour-weight 1000 --teacher-palette"}
 
     START=$SECONDS
     DEADLINE=$(( SECONDS + TOTAL_S ))
