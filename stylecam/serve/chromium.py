@@ -7,8 +7,10 @@ driver package (the protocol is JSON over a WebSocket, spoken with ``websockets`
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
@@ -58,7 +60,8 @@ class Chromium:
         self._proc = subprocess.Popen(
             [exe, *FLAGS, f"--user-data-dir={self._profile.name}", f"--use-file-for-fake-video-capture={camera}",
              f"--window-size={window[0]},{window[1]}", url],
-            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            start_new_session=True)        # its own process group: close() ends its helper processes too
         self._port = self._devtools_port(timeout)
         page = self._page(url, timeout)
         self._ws = connect(page["webSocketDebuggerUrl"], max_size=64 << 20, open_timeout=timeout).__enter__()
@@ -129,14 +132,30 @@ class Chromium:
     def close(self) -> None:
         if getattr(self, "_ws", None) is not None:
             self._ws.__exit__(None, None, None)
-        if self._proc.poll() is None:
-            self._proc.terminate()
+        # the browser's helpers (renderer, GPU, crash handler) outlive its main process and keep
+        # writing to the profile: end the whole group, then remove the profile
+        self._signal_group(signal.SIGTERM)
+        try:
+            self._proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self._signal_group(signal.SIGKILL)
+            self._proc.wait()
+        self._signal_group(signal.SIGKILL)
+        for _ in range(20):
             try:
-                self._proc.wait(10)
-            except subprocess.TimeoutExpired:
-                self._proc.kill()
-                self._proc.wait()
+                shutil.rmtree(self._profile.name)
+                break
+            except FileNotFoundError:
+                break
+            except OSError:              # a helper still exiting wrote one more file
+                time.sleep(0.1)
         self._profile.cleanup()
+
+    def _signal_group(self, sig: int) -> None:
+        try:
+            os.killpg(self._proc.pid, sig)
+        except (ProcessLookupError, PermissionError):
+            pass
 
     def __enter__(self):
         return self
