@@ -91,8 +91,8 @@ def random_blends(n: int, styles: int, blend_share: float, generator: torch.Gene
 
 def with_painting_colours(images: torch.Tensor, pixels: Moments, alpha: torch.Tensor) -> torch.Tensor:
     """(n, 3, H, W) uint8 RGB teacher outputs -> the same, each given its painting's colour mean and
-    covariance at its strength, exactly as ``stylecam --palette style`` shows them; pixels: the
-    paintings' moments (n, 3), (n, 3, 3); alpha: (n,)."""
+    covariance at its strength by the map ``stylecam --palette style`` uses (here on each picture's
+    own statistics, not a running average); pixels: the paintings' moments (n, 3), (n, 3, 3); alpha: (n,)."""
     mean, second = (m.cpu().double().numpy() for m in pixels)
     out = torch.empty_like(images)
     for i, image in enumerate(images):
